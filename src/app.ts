@@ -1,0 +1,78 @@
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from './config.js';
+import type { MasterKeyring } from './crypto/master-keys.js';
+import type { Db } from './db/database.js';
+import { DomainError } from './domain/errors.js';
+import { newId } from './domain/ids.js';
+import { authenticate } from './http/authenticate.js';
+import { ErrorResponse, renderError, sendError } from './http/errors.js';
+import { trackRoutes } from './http/method-not-allowed.js';
+import { openApiDocument, openApiRoutes } from './http/openapi.js';
+import { FailureCounter, TokenBuckets } from './http/rate-limit.js';
+import { trimStrings } from './http/trim-strings.js';
+import { createValidatorCompiler } from './http/validation.js';
+import { authRoutes } from './modules/auth/auth.routes.js';
+import { createTokenService } from './modules/auth/tokens.service.js';
+import { customersRoutes } from './modules/customers/customers.routes.js';
+import { createCustomersService } from './modules/customers/customers.service.js';
+import { systemRoutes } from './modules/system/system.routes.js';
+
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  keyring: MasterKeyring;
+  /** Logger and server options (timeouts) chosen by the caller: server.ts or a test. */
+  fastify?: FastifyServerOptions;
+}
+
+export const BODY_LIMIT = 1024 * 1024;
+
+export async function buildApp({ config, db, keyring, fastify: options = {} }: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...options,
+    bodyLimit: BODY_LIMIT,
+    genReqId: () => newId('request'),
+    requestIdHeader: false,
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(createValidatorCompiler());
+  app.decorateRequest('principal', null);
+  app.addSchema(ErrorResponse);
+  const methodsFor = trackRoutes(app);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('preValidation', async (request) => {
+    trimStrings(request.body);
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    if (renderError(err, request.id).status >= 500) request.log.error({ err }, 'request failed');
+    return sendError(request, reply, err);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed = methodsFor(path);
+    if (allowed.length === 0) return sendError(request, reply, new DomainError('not_found', `no route for ${request.method} ${path}`));
+    reply.header('allow', allowed.join(', '));
+    return sendError(request, reply, new DomainError('method_not_allowed', `${request.method} is not allowed here; use ${allowed.join(', ')}`));
+  });
+
+  await app.register(swagger, openApiDocument);
+
+  const tokens = createTokenService({ db, keyring, issuer: config.tokenIssuer });
+  const limits = new TokenBuckets(config.rateLimitPerSecond, config.rateLimitBurst);
+  await app.register(systemRoutes(db));
+  await app.register(openApiRoutes);
+  await app.register(authRoutes(tokens, new FailureCounter(config.authFailuresPerMinute)));
+  await app.register(async (api) => {
+    api.addHook('onRequest', authenticate(tokens, limits));
+    await api.register(customersRoutes(db, createCustomersService({ keyring })));
+  }, { prefix: '/v0.9' });
+
+  return app;
+}

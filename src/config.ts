@@ -1,0 +1,72 @@
+import path from 'node:path';
+import Type, { type Static } from 'typebox';
+import { Value } from 'typebox/value';
+
+/**
+ * Every setting the server reads from the environment, validated once at start.
+ * Nothing else in the code base reads process.env.
+ */
+const ConfigSchema = Type.Object({
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+  host: Type.String({ default: '127.0.0.1' }),
+  databaseUrl: Type.Optional(Type.String({ minLength: 1 })),
+  dataDir: Type.String({ default: './.oms' }),
+  masterKey: Type.Optional(Type.String({ minLength: 1 })),
+  previousMasterKeys: Type.Optional(Type.String()),
+  adminToken: Type.Optional(Type.String({ minLength: 16 })),
+  logLevel: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  tokenIssuer: Type.String({ default: 'oms-server' }),
+  /** Environment name put into new API keys, e.g. "dev" gives sk_dev_sdbx_…; empty for production. */
+  keyEnvironment: Type.String({ pattern: '^[a-z]{0,8}$', default: '' }),
+  rateLimitPerSecond: Type.Number({ exclusiveMinimum: 0, default: 100 }),
+  rateLimitBurst: Type.Integer({ minimum: 1, default: 200 }),
+  authFailuresPerMinute: Type.Integer({ minimum: 1, default: 10 }),
+  webhookAllowHttpLoopback: Type.Boolean({ default: false }),
+  dbPoolSize: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+
+const ENV_NAMES: Record<keyof Config, string> = {
+  port: 'PORT',
+  host: 'HOST',
+  databaseUrl: 'DATABASE_URL',
+  dataDir: 'OMS_DATA_DIR',
+  masterKey: 'OMS_MASTER_KEY',
+  previousMasterKeys: 'OMS_MASTER_KEY_PREVIOUS',
+  adminToken: 'OMS_ADMIN_TOKEN',
+  logLevel: 'OMS_LOG_LEVEL',
+  tokenIssuer: 'OMS_TOKEN_ISSUER',
+  keyEnvironment: 'OMS_KEY_ENVIRONMENT',
+  rateLimitPerSecond: 'OMS_RATE_LIMIT_PER_SECOND',
+  rateLimitBurst: 'OMS_RATE_LIMIT_BURST',
+  authFailuresPerMinute: 'OMS_AUTH_FAILURES_PER_MINUTE',
+  webhookAllowHttpLoopback: 'OMS_WEBHOOK_ALLOW_HTTP_LOOPBACK',
+  dbPoolSize: 'OMS_DB_POOL_SIZE',
+};
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const [key, name] of Object.entries(ENV_NAMES)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  if (raw.webhookAllowHttpLoopback !== undefined) {
+    raw.webhookAllowHttpLoopback = raw.webhookAllowHttpLoopback === '1' || raw.webhookAllowHttpLoopback === 'true';
+  }
+  const withDefaults = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw));
+  if (!Value.Check(ConfigSchema, withDefaults)) {
+    const problems = [...Value.Errors(ConfigSchema, withDefaults)].map((e) => {
+      const key = e.instancePath.slice(1) as keyof Config;
+      return `${ENV_NAMES[key] ?? key}: ${e.message}`;
+    });
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const config = withDefaults as Config;
+  return { ...config, dataDir: path.resolve(config.dataDir) };
+}

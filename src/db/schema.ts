@@ -1,0 +1,125 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+/** Row types of every table, as the `pg` driver returns them (timestamps as Date). */
+export type Mode = 'live' | 'sandbox';
+
+type CreatedAt = ColumnType<Date, Date | undefined, never>;
+
+export interface ProjectsTable {
+  id: string;
+  name: string;
+  created_at: CreatedAt;
+}
+
+export interface ApiKeysTable {
+  project_id: string;
+  mode: Mode;
+  id: string;
+  secret_hash: Buffer;
+  created_at: CreatedAt;
+  revoked_at: Date | null;
+}
+
+export interface SealedSecretsTable {
+  name: string;
+  sealed: Buffer;
+  master_key_id: string;
+  created_at: CreatedAt;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  public_jwk: ColumnType<JsonWebKeyRow, string, string>;
+  private_sealed: Buffer;
+  master_key_id: string;
+  created_at: CreatedAt;
+  retired_at: Date | null;
+}
+
+export interface JsonWebKeyRow {
+  kty: string;
+  kid: string;
+  alg: string;
+  use: string;
+  n: string;
+  e: string;
+}
+
+export interface CustomersTable {
+  project_id: string;
+  mode: Mode;
+  id: string;
+  type: 'individual';
+  first_name: string | null;
+  middle_name: string | null;
+  last_name: string | null;
+  email: string | null;
+  phone: string | null;
+  nationality: string | null;
+  external_id: string | null;
+  status: 'active' | 'inactive';
+  signed_agreement: boolean;
+  signed_agreement_at: Date | null;
+  metadata: ColumnType<Record<string, string>, string, string>;
+  pii_sealed: Buffer | null;
+  data_key_sealed: Buffer;
+  master_key_id: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface CustomerEndorsementsTable {
+  project_id: string;
+  mode: Mode;
+  customer_id: string;
+  name: string;
+  status: string;
+  requirements: ColumnType<EndorsementRequirementsRow, string, string>;
+  rejection_reasons: ColumnType<Array<{ developerReason: string; reason: string }>, string, string>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface EndorsementRequirementsRow {
+  complete: string[];
+  pending: string[];
+  missing: string[];
+  issues: string[];
+}
+
+export interface EventsTable {
+  project_id: string;
+  mode: Mode;
+  id: string;
+  type: string;
+  data: ColumnType<unknown, string, never>;
+  created_at: Date;
+}
+
+export interface IdempotencyKeysTable {
+  project_id: string;
+  mode: Mode;
+  key: string;
+  request_hash: Buffer;
+  state: 'running' | 'done';
+  locked_until: Date | null;
+  response_status: number | null;
+  response_body: string | null;
+  created_at: Generated<Date>;
+  expires_at: Date;
+}
+
+export interface Database {
+  projects: ProjectsTable;
+  api_keys: ApiKeysTable;
+  sealed_secrets: SealedSecretsTable;
+  signing_keys: SigningKeysTable;
+  customers: CustomersTable;
+  customer_endorsements: CustomerEndorsementsTable;
+  events: EventsTable;
+  idempotency_keys: IdempotencyKeysTable;
+}
+
+export type CustomerRow = Selectable<CustomersTable>;
+export type NewCustomerRow = Insertable<CustomersTable>;
+export type EndorsementRow = Selectable<CustomerEndorsementsTable>;

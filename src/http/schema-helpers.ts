@@ -1,0 +1,19 @@
+import Type, { type Static, type TSchema, type TString } from 'typebox';
+
+/** `T | null` as `type: [T, "null"]`: OpenAPI 3.1 style, and cheaper to serialize than anyOf. */
+export function Nullable<T extends TSchema & { type: string }>(schema: T) {
+  return Type.Unsafe<Static<T> | null>({ ...schema, type: [schema.type, 'null'] });
+}
+
+export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC', examples: ['2026-03-20T14:15:22Z'] });
+
+/** Timestamps go out as ISO 8601 UTC with whole seconds when there are no milliseconds. */
+export function isoTimestamp(date: Date): string {
+  return date.toISOString().replace('.000Z', 'Z');
+}
+
+/** Path parameters holding one id; its shape is checked by the service so a bad id is a 404. */
+export function IdParam<K extends string>(name: K, example: string) {
+  const properties = { [name]: Type.String({ maxLength: 64, examples: [example] }) } as Record<K, TString>;
+  return Type.Object(properties);
+}

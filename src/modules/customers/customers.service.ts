@@ -1,0 +1,160 @@
+import type { Transaction, Updateable } from 'kysely';
+import type { Db } from '../../db/database.js';
+import { isUniqueViolation } from '../../db/errors.js';
+import type { CustomerRow, CustomersTable, Database } from '../../db/schema.js';
+import type { MasterKeyring } from '../../crypto/master-keys.js';
+import { DEFAULT_ENDORSEMENTS, expandEndorsements } from '../../domain/endorsements.js';
+import { DomainError, notFound } from '../../domain/errors.js';
+import { assertId, newId } from '../../domain/ids.js';
+import type { Scope } from '../../domain/scope.js';
+import { recordEvent } from '../../events/outbox.js';
+import { parsePageQuery, toPage, type Page } from '../../http/pagination.js';
+import { type CustomerPii, newDataKey, openDataKey, openPii, PII_FIELDS, sealPii } from './customer-pii.js';
+import { mergeIdentifyingInformation, mergeMetadata } from './customer-patch-rules.js';
+import type { CustomerCreateBody, CustomerListQueryParams, CustomerPatchBody, CustomerView } from './customers.schemas.js';
+import * as repo from './customers.repo.js';
+import { toCustomerView } from './customers.view.js';
+
+export interface CustomersService {
+  create(trx: Transaction<Database>, scope: Scope, input: CustomerCreateBody): Promise<CustomerView>;
+  update(trx: Transaction<Database>, scope: Scope, id: string, patch: CustomerPatchBody): Promise<CustomerView>;
+  get(db: Db, scope: Scope, id: string): Promise<CustomerView>;
+  list(db: Db, scope: Scope, query: CustomerListQueryParams): Promise<Page<CustomerView> & { cursor: string | null }>;
+}
+
+/** Until the endorsement engine exists, requested endorsements wait here, unevaluated. */
+const REQUESTED_STATUS = 'INACTIVE';
+
+const PROFILE_COLUMNS = {
+  firstName: 'first_name',
+  middleName: 'middle_name',
+  lastName: 'last_name',
+  email: 'email',
+  phone: 'phone',
+  nationality: 'nationality',
+  externalId: 'external_id',
+} as const;
+
+export function createCustomersService({ keyring }: { keyring: MasterKeyring }): CustomersService {
+  async function view(db: Db, scope: Scope, row: CustomerRow): Promise<CustomerView> {
+    return toCustomerView(row, await repo.listEndorsements(db, scope, [row.id]));
+  }
+
+  return {
+    async create(trx, scope, input) {
+      const id = newId('customer');
+      const now = new Date();
+      const { dataKey, sealed } = newDataKey(keyring, scope, id);
+      const pii = mergePii({}, input);
+      const row = await withUniqueExternalId(() =>
+        repo.insertCustomer(trx, {
+          project_id: scope.projectId,
+          mode: scope.mode,
+          id,
+          type: 'individual',
+          first_name: input.firstName ?? null,
+          middle_name: input.middleName ?? null,
+          last_name: input.lastName ?? null,
+          email: input.email ?? null,
+          phone: input.phone ?? null,
+          nationality: input.nationality ?? null,
+          external_id: input.externalId ?? null,
+          status: 'active',
+          signed_agreement: input.signedAgreement === true,
+          signed_agreement_at: input.signedAgreement === true ? now : null,
+          metadata: JSON.stringify(input.metadata ?? {}),
+          pii_sealed: Object.keys(pii).length > 0 ? sealPii(dataKey, scope, id, pii) : null,
+          data_key_sealed: sealed.sealed,
+          master_key_id: sealed.masterKeyId,
+          created_at: now,
+          updated_at: now,
+        }),
+      );
+      const names = expandEndorsements(input.endorsements ?? DEFAULT_ENDORSEMENTS);
+      await repo.insertEndorsements(trx, scope, id, names, REQUESTED_STATUS, now);
+      const customer = await view(trx, scope, row);
+      await recordEvent(trx, scope, 'customer.created', customer, now);
+      return customer;
+    },
+
+    async update(trx, scope, id, patch) {
+      assertId('customer', id);
+      const current = await repo.findCustomer(trx, scope, id, { forUpdate: true });
+      if (!current) throw notFound('customer');
+      const now = new Date();
+      const changes: Updateable<CustomersTable> = {};
+
+      for (const [field, column] of Object.entries(PROFILE_COLUMNS) as [keyof typeof PROFILE_COLUMNS, (typeof PROFILE_COLUMNS)[keyof typeof PROFILE_COLUMNS]][]) {
+        const value = patch[field];
+        if (value !== undefined && value !== current[column]) changes[column] = value;
+      }
+      if (patch.signedAgreement === false && current.signed_agreement) {
+        throw new DomainError('signed_agreement_irreversible', 'signedAgreement cannot be set back to false once accepted');
+      }
+      if (patch.signedAgreement === true && !current.signed_agreement) {
+        changes.signed_agreement = true;
+        changes.signed_agreement_at = now;
+      }
+      if (patch.metadata !== undefined) {
+        const merged = mergeMetadata(current.metadata, patch.metadata);
+        if (JSON.stringify(merged) !== JSON.stringify(current.metadata)) changes.metadata = JSON.stringify(merged);
+      }
+      if (PII_FIELDS.some((field) => patch[field] !== undefined)) {
+        const dataKey = openDataKey(keyring, scope, id, { sealed: current.data_key_sealed, masterKeyId: current.master_key_id });
+        const stored = openPii(dataKey, scope, id, current.pii_sealed);
+        const merged = mergePii(stored, patch);
+        if (JSON.stringify(merged) !== JSON.stringify(stored)) changes.pii_sealed = sealPii(dataKey, scope, id, merged);
+      }
+      const added = patch.endorsements
+        ? await repo.insertEndorsements(trx, scope, id, expandEndorsements(patch.endorsements), REQUESTED_STATUS, now)
+        : 0;
+
+      if (Object.keys(changes).length === 0 && added === 0) return view(trx, scope, current);
+      const row = await withUniqueExternalId(() => repo.updateCustomer(trx, scope, id, { ...changes, updated_at: now }));
+      const customer = await view(trx, scope, row);
+      await recordEvent(trx, scope, 'customer.updated', customer, now);
+      return customer;
+    },
+
+    async get(db, scope, id) {
+      assertId('customer', id);
+      const row = await repo.findCustomer(db, scope, id);
+      if (!row) throw notFound('customer');
+      return view(db, scope, row);
+    },
+
+    async list(db, scope, query) {
+      const page = parsePageQuery({ ...query, startingAfter: query.startingAfter ?? query.cursor }, 'customer');
+      if (query.cursor !== undefined && query.startingAfter !== undefined) {
+        throw new DomainError('validation_error', 'cursor: is an alias of startingAfter; send one of them');
+      }
+      const rows = await repo.listCustomers(db, scope, query, page);
+      const shown = rows.slice(0, page.limit);
+      const endorsements = await repo.listEndorsements(db, scope, shown.map((r) => r.id));
+      const result = toPage(rows, page, (row) => toCustomerView(row, endorsements.filter((e) => e.customer_id === row.id)));
+      return { ...result, cursor: result.nextCursor };
+    },
+  };
+}
+
+function mergePii(stored: CustomerPii, input: CustomerPii): CustomerPii {
+  const merged: CustomerPii = { ...stored };
+  if (input.birthDate !== undefined) merged.birthDate = input.birthDate;
+  if (input.ipAddress !== undefined) merged.ipAddress = input.ipAddress;
+  if (input.residentialAddress !== undefined) merged.residentialAddress = input.residentialAddress;
+  if (input.identifyingInformation !== undefined) {
+    merged.identifyingInformation = mergeIdentifyingInformation(stored.identifyingInformation ?? [], input.identifyingInformation);
+  }
+  return merged;
+}
+
+async function withUniqueExternalId<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (isUniqueViolation(err, 'customers_external_id')) {
+      throw new DomainError('conflict', 'another customer already has this externalId');
+    }
+    throw err;
+  }
+}

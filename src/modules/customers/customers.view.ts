@@ -1,0 +1,39 @@
+import type { CustomerRow, EndorsementRow } from '../../db/schema.js';
+import { ENDORSEMENT_NAMES, type EndorsementName, type EndorsementStatus } from '../../domain/endorsements.js';
+import { isoTimestamp } from '../../http/schema-helpers.js';
+import type { CustomerView } from './customers.schemas.js';
+
+/**
+ * The customer as the API shows it. Columns are picked one by one: the sealed PII and data
+ * key never reach a view, and so never a response, an event or an idempotency record.
+ */
+export function toCustomerView(row: CustomerRow, endorsements: readonly EndorsementRow[]): CustomerView {
+  return {
+    id: row.id,
+    object: 'customer',
+    type: row.type,
+    firstName: row.first_name,
+    middleName: row.middle_name,
+    lastName: row.last_name,
+    email: row.email,
+    phone: row.phone,
+    nationality: row.nationality,
+    externalId: row.external_id,
+    status: row.status,
+    signedAgreement: row.signed_agreement,
+    signedAgreementAt: row.signed_agreement_at ? isoTimestamp(row.signed_agreement_at) : null,
+    wallets: [],
+    endorsements: [...endorsements]
+      .sort((a, b) => ENDORSEMENT_NAMES.indexOf(a.name as EndorsementName) - ENDORSEMENT_NAMES.indexOf(b.name as EndorsementName))
+      .map((e) => ({
+        name: e.name as EndorsementName,
+        status: e.status as EndorsementStatus,
+        requirements: e.requirements,
+        rejectionReasons: e.rejection_reasons,
+        updatedAt: isoTimestamp(e.updated_at),
+      })),
+    metadata: row.metadata,
+    createdAt: isoTimestamp(row.created_at),
+    updatedAt: isoTimestamp(row.updated_at),
+  };
+}
