@@ -42,6 +42,7 @@ const SUPERUSER = 'oms';
 
 export async function startEmbeddedCluster(dataDir: string, log: Logger): Promise<EmbeddedCluster> {
   const pgData = path.join(dataDir, 'pg');
+  await fs.mkdir(path.dirname(dataDir), { recursive: true });
   await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
   const release = await acquireFileLock(path.join(dataDir, 'embedded.lock'));
   try {
@@ -132,7 +133,10 @@ async function initCluster(bins: Binaries, pgData: string, dataDir: string, pass
       bins.initdb,
       ['-D', pgData, '-U', SUPERUSER, '--pwfile', pwFile, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-sync'],
       { uid: runAs?.uid, gid: runAs?.gid },
-    );
+    ).catch((err: { stderr?: string }) => {
+      const hint = runAs ? ` (as root, PostgreSQL runs as uid ${runAs.uid}: every directory above ${dataDir} must be searchable by it)` : '';
+      throw new Error(`initdb failed${hint}: ${err.stderr?.trim() ?? String(err)}`);
+    });
   } finally {
     await fs.rm(pwFile, { force: true });
   }
