@@ -8,7 +8,5 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    reporters: ['default', 'json'],
-    outputFile: { json: '.test-data/results.json' },
   },
 });

@@ -22,9 +22,11 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject) {
   let cluster: EmbeddedCluster | undefined;
+  let dataDir: string | undefined;
   let adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
-    const dataDir = path.join(packageRoot, '.test-data', 'embedded');
+    // Per run, so that runs side by side (or a previous run's leftovers) never share a cluster.
+    dataDir = path.join(packageRoot, '.test-data', `embedded-${process.pid}`);
     await fs.rm(dataDir, { recursive: true, force: true });
     cluster = await startEmbeddedCluster(dataDir, { info: () => undefined, warn: () => undefined });
     adminUrl = cluster.url;
@@ -44,6 +46,7 @@ export default async function setup(project: TestProject) {
     const dbs = await adminQuery(adminUrl, `select datname from pg_database where datname like 'oms_t_${runId}_%' or datname = '${templateDatabase}'`);
     for (const { datname } of dbs) await adminQuery(adminUrl, `drop database if exists ${datname} with (force)`);
     await cluster?.stop();
+    if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
   };
 }
 
