@@ -16,6 +16,7 @@ import { createValidatorCompiler } from './http/validation.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { createTokenService } from './modules/auth/tokens.service.js';
 import { customersRoutes } from './modules/customers/customers.routes.js';
+import { customerComponents } from './modules/customers/customers.schemas.js';
 import { createCustomersService } from './modules/customers/customers.service.js';
 import { systemRoutes } from './modules/system/system.routes.js';
 
@@ -36,11 +37,17 @@ export async function buildApp({ config, db, keyring, fastify: options = {} }: A
     genReqId: () => newId('request'),
     requestIdHeader: false,
     return503OnClosing: true,
+    // Router-level refusals: an over-long or badly encoded path segment cannot name anything.
+    frameworkErrors: (err, request, reply) =>
+      sendError(request, reply, err.code === 'FST_ERR_MAX_PARAM_LENGTH' || err.code === 'FST_ERR_BAD_URL' ? new DomainError('not_found', 'not found') : err),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  app.setValidatorCompiler(createValidatorCompiler());
+  const components = [ErrorResponse, ...customerComponents];
+  app.setValidatorCompiler(createValidatorCompiler(components));
+  // JSON in, JSON out: any other body is 415, including the text/plain Fastify accepts by default.
+  app.removeContentTypeParser('text/plain');
   app.decorateRequest('principal', null);
-  app.addSchema(ErrorResponse);
+  for (const schema of components) app.addSchema(schema);
   const methodsFor = trackRoutes(app);
 
   app.addHook('onRequest', async (request, reply) => {

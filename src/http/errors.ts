@@ -66,6 +66,7 @@ export function renderError(err: unknown, requestId: string): RenderedError {
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
   const rendered = renderError(err, request.id);
+  reply.header('x-request-id', request.id);
   return reply.code(rendered.status).headers(rendered.headers).type('application/json; charset=utf-8').send(rendered.body);
 }
 

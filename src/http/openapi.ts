@@ -24,6 +24,18 @@ export const openApiDocument: SwaggerOptions = {
 };
 
 export const openApiRoutes: FastifyPluginAsync = async (app) => {
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get(
+    '/openapi.json',
+    {
+      schema: {
+        operationId: 'getOpenApiDocument',
+        summary: 'This OpenAPI 3.1 document',
+        tags: ['System'],
+        security: [],
+        response: { 200: { type: 'object', additionalProperties: true } },
+      },
+    },
+    async () => app.swagger(),
+  );
   await app.register(scalar, { routePrefix: '/docs', configuration: { url: '/openapi.json', title: 'OMS API reference' } });
 };

@@ -2,6 +2,7 @@ import { sql, type Expression, type SqlBool } from 'kysely';
 import Type, { type TSchema } from 'typebox';
 import { validationError } from '../domain/errors.js';
 import { type IdKind, isId } from '../domain/ids.js';
+import { Nullable } from './schema-helpers.js';
 
 /** Query parameters every list accepts (spec 1.7). */
 export const PageQueryFields = {
@@ -12,17 +13,14 @@ export const PageQueryFields = {
   createdBefore: Type.Optional(Type.String({ format: 'date-time', description: 'Inclusive upper bound on createdAt.' })),
 };
 
-export function PageOf<T extends TSchema>(item: T, name: string) {
-  return Type.Object(
-    {
-      object: Type.Literal('list'),
-      data: Type.Array(item),
-      hasMore: Type.Boolean(),
-      nextCursor: Type.Union([Type.String(), Type.Null()]),
-      previousCursor: Type.Union([Type.String(), Type.Null()]),
-    },
-    { $id: name },
-  );
+export function PageOf<T extends TSchema>(item: T) {
+  return Type.Object({
+    object: Type.Literal('list'),
+    data: Type.Array(item),
+    hasMore: Type.Boolean(),
+    nextCursor: Nullable(Type.String()),
+    previousCursor: Nullable(Type.String()),
+  });
 }
 
 interface PageQuery {

@@ -1,4 +1,4 @@
-import Type, { type Static, type TSchema, type TString } from 'typebox';
+import Type, { type Static, type TSchema, type TString, type TUnsafe } from 'typebox';
 
 /** `T | null` as `type: [T, "null"]`: OpenAPI 3.1 style, and cheaper to serialize than anyOf. */
 export function Nullable<T extends TSchema & { type: string }>(schema: T) {
@@ -14,6 +14,18 @@ export function isoTimestamp(date: Date): string {
 
 /** Path parameters holding one id; its shape is checked by the service so a bad id is a 404. */
 export function IdParam<K extends string>(name: K, example: string) {
-  const properties = { [name]: Type.String({ maxLength: 64, examples: [example] }) } as Record<K, TString>;
+  const properties = { [name]: Type.String({ examples: [example] }) } as Record<K, TString>;
   return Type.Object(properties);
+}
+
+export interface Component<T extends TSchema> {
+  /** The schema with its $id, registered once on the app (and so in components.schemas). */
+  schema: T & { $id: string };
+  /** A reference to it, typed as the schema, for use inside other schemas and routes. */
+  ref: TUnsafe<Static<T>>;
+}
+
+/** A named schema that appears once in the OpenAPI document and is referenced everywhere else. */
+export function component<T extends TSchema>(id: string, schema: T): Component<T> {
+  return { schema: { ...schema, $id: id }, ref: Type.Unsafe<Static<T>>({ $ref: `${id}#` }) };
 }

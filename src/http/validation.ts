@@ -37,8 +37,12 @@ export function createAjv(options: Options): Ajv {
  * Bodies are validated without type coercion ("1" is not a number, 1 is not a string);
  * query strings, params and headers arrive as text and are coerced.
  */
-export function createValidatorCompiler(): FastifySchemaCompiler<unknown> {
+export function createValidatorCompiler(sharedSchemas: readonly object[]): FastifySchemaCompiler<unknown> {
   const strict = createAjv({ coerceTypes: false });
   const coercing = createAjv({ coerceTypes: 'array' });
+  for (const schema of sharedSchemas) {
+    strict.addSchema(schema);
+    coercing.addSchema(schema);
+  }
   return ({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema as object);
 }

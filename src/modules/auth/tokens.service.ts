@@ -105,9 +105,9 @@ export function createTokenService({ db, keyring, issuer }: TokenServiceDeps): T
       try {
         payload = (await verifyJwt(token, false)).payload;
       } catch (err) {
-        if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw unauthorized();
-        payload = (await verifyJwt(token, true).catch(() => {
-          throw unauthorized();
+        if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw asUnauthorized(err);
+        payload = (await verifyJwt(token, true).catch((retryErr: unknown) => {
+          throw asUnauthorized(retryErr);
         })).payload;
       }
       const { sub, prj, mode } = payload;
@@ -118,6 +118,11 @@ export function createTokenService({ db, keyring, issuer }: TokenServiceDeps): T
 
     publishedKeys: () => loadPublishedKeys(db),
   };
+}
+
+/** A token's own faults are 401; anything else (the database being down) is not the caller's. */
+function asUnauthorized(err: unknown): unknown {
+  return err instanceof joseErrors.JOSEError ? unauthorized() : err;
 }
 
 function unauthorized(): DomainError {

@@ -2,14 +2,15 @@ import Type, { type Static } from 'typebox';
 import { COUNTRY_CODES } from '../../domain/countries.js';
 import { ENDORSEMENT_NAMES, ENDORSEMENT_STATUSES, type EndorsementStatus } from '../../domain/endorsements.js';
 import { PageOf, PageQueryFields } from '../../http/pagination.js';
-import { Nullable, Timestamp } from '../../http/schema-helpers.js';
+import { component, Nullable, Timestamp } from '../../http/schema-helpers.js';
 
 const Text = (description?: string) => Type.String({ minLength: 1, maxLength: 255, ...(description ? { description } : {}) });
-const Country = Type.Unsafe<string>({ type: 'string', enum: [...COUNTRY_CODES], description: 'ISO 3166-1 alpha-2' });
+const CountryComponent = component('CountryCode', Type.Unsafe<string>({ type: 'string', enum: [...COUNTRY_CODES], description: 'ISO 3166-1 alpha-2' }));
+const Country = CountryComponent.ref;
 const Email = Type.String({ format: 'email', maxLength: 255 });
 const Phone = Type.String({ format: 'e164-phone', maxLength: 16, description: 'E.164, e.g. +12125551234' });
 
-export const ResidentialAddress = Type.Object(
+const ResidentialAddressSchema = Type.Object(
   {
     line1: Text(),
     line2: Type.Optional(Text()),
@@ -20,18 +21,20 @@ export const ResidentialAddress = Type.Object(
   },
   { additionalProperties: false, description: 'Write-only.' },
 );
+const ResidentialAddressComponent = component('ResidentialAddress', ResidentialAddressSchema);
 
 export const IDENTITY_DOCUMENT_TYPES = ['ssn', 'itin', 'driversLicense', 'passport', 'nationalId'] as const;
 
-export const IdentifyingDocument = Type.Object(
+const IdentifyingDocumentSchema = Type.Object(
   {
     type: Type.Unsafe<(typeof IDENTITY_DOCUMENT_TYPES)[number]>({ type: 'string', enum: [...IDENTITY_DOCUMENT_TYPES] }),
     issuingCountry: Country,
     number: Type.String({ minLength: 1, maxLength: 64 }),
     expiresOn: Type.Optional(Type.String({ format: 'date' })),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'Write-only.' },
 );
+const IdentifyingDocumentComponent = component('IdentifyingDocument', IdentifyingDocumentSchema);
 
 const EndorsementName = Type.Unsafe<(typeof ENDORSEMENT_NAMES)[number]>({ type: 'string', enum: [...ENDORSEMENT_NAMES] });
 
@@ -61,9 +64,9 @@ const writableFields = {
   signedAgreement: Type.Optional(Type.Boolean({ description: 'One-way: once true it cannot be set back to false.' })),
   birthDate: Type.Optional(Type.String({ format: 'past-date', description: 'Write-only. YYYY-MM-DD.' })),
   ipAddress: Type.Optional(Type.String({ format: 'ip-address', description: 'Write-only.' })),
-  residentialAddress: Type.Optional(ResidentialAddress),
+  residentialAddress: Type.Optional(ResidentialAddressComponent.ref),
   identifyingInformation: Type.Optional(
-    Type.Array(IdentifyingDocument, {
+    Type.Array(IdentifyingDocumentComponent.ref, {
       maxItems: 10,
       description: 'Write-only. Appends; an entry with the type and issuingCountry of an existing one replaces it.',
     }),
@@ -87,22 +90,22 @@ export const CustomerPatch = Type.Object(
   { additionalProperties: false, description: 'Only the fields sent change. PII fields are write-only.' },
 );
 
-export const Requirements = Type.Object({
+const Requirements = Type.Object({
   complete: Type.Array(Type.String()),
   pending: Type.Array(Type.String()),
   missing: Type.Array(Type.String()),
   issues: Type.Array(Type.String()),
 });
 
-export const Endorsement = Type.Object({
+const EndorsementComponent = component('Endorsement', Type.Object({
   name: EndorsementName,
   status: Type.Unsafe<EndorsementStatus>({ type: 'string', enum: [...ENDORSEMENT_STATUSES] }),
   requirements: Requirements,
   rejectionReasons: Type.Array(Type.Object({ developerReason: Type.String(), reason: Type.String() })),
   updatedAt: Timestamp,
-});
+}));
 
-export const CustomerWallet = Type.Object({
+const CustomerWalletComponent = component('CustomerWallet', Type.Object({
   id: Type.String(),
   type: Type.Literal('custodial'),
   address: Type.String(),
@@ -111,9 +114,9 @@ export const CustomerWallet = Type.Object({
   balance: Type.String(),
   estimatedValueUsd: Type.String(),
   createdAt: Timestamp,
-});
+}));
 
-export const Customer = Type.Object(
+const CustomerComponent = component('Customer', Type.Object(
   {
     id: Type.String({ examples: ['cst_01jd8x3mc6eskv4hzbmt9hdby7'] }),
     object: Type.Literal('customer'),
@@ -128,14 +131,15 @@ export const Customer = Type.Object(
     status: Type.Unsafe<'active' | 'inactive'>({ type: 'string', enum: ['active', 'inactive'] }),
     signedAgreement: Type.Boolean(),
     signedAgreementAt: Nullable(Type.String({ format: 'date-time' })),
-    wallets: Type.Array(CustomerWallet),
-    endorsements: Type.Array(Endorsement),
+    wallets: Type.Array(CustomerWalletComponent.ref),
+    endorsements: Type.Array(EndorsementComponent.ref),
     metadata: Type.Record(Type.String(), Type.String()),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },
   { description: 'PII fields (birthDate, residentialAddress, ipAddress, identifyingInformation) are write-only.' },
-);
+));
+export const Customer = CustomerComponent.ref;
 
 export const CustomerListQuery = Type.Object(
   {
@@ -148,15 +152,24 @@ export const CustomerListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-const CustomerPage = PageOf(Customer, 'CustomerList');
 export const CustomerList = Type.Object({
-  ...CustomerPage.properties,
+  ...PageOf(Customer).properties,
   cursor: Nullable(Type.String({ description: 'Same value as nextCursor.' })),
 });
+
+/** Named schemas of this module, registered on the app. */
+export const customerComponents = [
+  CountryComponent,
+  ResidentialAddressComponent,
+  IdentifyingDocumentComponent,
+  EndorsementComponent,
+  CustomerWalletComponent,
+  CustomerComponent,
+].map((c) => c.schema);
 
 export type CustomerCreateBody = Static<typeof CustomerCreate>;
 export type CustomerPatchBody = Static<typeof CustomerPatch>;
 export type CustomerView = Static<typeof Customer>;
 export type CustomerListQueryParams = Static<typeof CustomerListQuery>;
-export type IdentifyingDocumentInput = Static<typeof IdentifyingDocument>;
-export type ResidentialAddressInput = Static<typeof ResidentialAddress>;
+export type IdentifyingDocumentInput = Static<typeof IdentifyingDocumentSchema>;
+export type ResidentialAddressInput = Static<typeof ResidentialAddressSchema>;

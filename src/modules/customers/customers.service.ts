@@ -4,7 +4,7 @@ import { isUniqueViolation } from '../../db/errors.js';
 import type { CustomerRow, CustomersTable, Database } from '../../db/schema.js';
 import type { MasterKeyring } from '../../crypto/master-keys.js';
 import { DEFAULT_ENDORSEMENTS, expandEndorsements } from '../../domain/endorsements.js';
-import { DomainError, notFound } from '../../domain/errors.js';
+import { DomainError, notFound, validationError } from '../../domain/errors.js';
 import { assertId, newId } from '../../domain/ids.js';
 import type { Scope } from '../../domain/scope.js';
 import { recordEvent } from '../../events/outbox.js';
@@ -124,10 +124,10 @@ export function createCustomersService({ keyring }: { keyring: MasterKeyring }):
     },
 
     async list(db, scope, query) {
-      const page = parsePageQuery({ ...query, startingAfter: query.startingAfter ?? query.cursor }, 'customer');
       if (query.cursor !== undefined && query.startingAfter !== undefined) {
-        throw new DomainError('validation_error', 'cursor: is an alias of startingAfter; send one of them');
+        throw validationError('/query/cursor', 'is an alias of startingAfter; send one of them');
       }
+      const page = parsePageQuery({ ...query, startingAfter: query.startingAfter ?? query.cursor }, 'customer');
       const rows = await repo.listCustomers(db, scope, query, page);
       const shown = rows.slice(0, page.limit);
       const endorsements = await repo.listEndorsements(db, scope, shown.map((r) => r.id));

@@ -1,0 +1,357 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * The `oms keys` CLI as an operator runs it: its own process on the server's data directory,
+ * with the server down (the CLI owns the embedded PostgreSQL for its run) or up (the CLI is a
+ * guest of the server's PostgreSQL and must leave it running).
+ */
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CLI_TIMEOUT_MS = 60_000;
+const PROJECT_ID = /^prj_[0-9a-z]{26}$/;
+// Well formed, never issued.
+const UNKNOWN_PROJECT = 'prj_01h455vb4pex5vsknk084sn02q';
+
+interface Credentials {
+  projectId: string;
+  apiKey: string;
+  apiSecret: string;
+}
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface Server {
+  child: ChildProcess;
+  port: number;
+  dataDir: string;
+  stderr(): string;
+  stdout(): string;
+  exited: Promise<number | null>;
+}
+
+const children = new Set<ChildProcess>();
+const dirs = new Set<string>();
+
+async function cleanUp(): Promise<void> {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  children.clear();
+  for (const dir of dirs) {
+    await stopPostmaster(path.join(dir, 'data'));
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+  dirs.clear();
+}
+
+async function tempDataDir(): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oms-cli-'));
+  // As root the postmaster runs as `postgres`, which must be able to traverse down to its data.
+  await fs.chmod(dir, 0o711);
+  dirs.add(dir);
+  return path.join(dir, 'data');
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function env(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const result: NodeJS.ProcessEnv = { ...process.env, OMS_DATA_DIR: dataDir, OMS_LOG_LEVEL: 'warn', ...extra };
+  // The suite may run with DATABASE_URL set; these processes must use the embedded cluster.
+  delete result.DATABASE_URL;
+  delete result.OMS_MASTER_KEY;
+  delete result.OMS_MASTER_KEY_PREVIOUS;
+  return result;
+}
+
+function cli(dataDir: string, ...args: string[]): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      cwd: ROOT,
+      env: env(dataDir),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`oms ${args.join(' ')} did not exit within ${CLI_TIMEOUT_MS} ms:\n${stderr}`));
+    }, CLI_TIMEOUT_MS);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      children.delete(child);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function createKey(dataDir: string, ...args: string[]): Promise<Credentials> {
+  const result = await cli(dataDir, 'keys', 'create', ...args, '--json');
+  expect(result.code, result.stderr).toBe(0);
+  return JSON.parse(result.stdout) as Credentials;
+}
+
+async function startServer(dataDir: string): Promise<Server> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: ROOT,
+    env: env(dataDir, { PORT: String(port), HOST: '127.0.0.1' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const server = { child, port, dataDir, stdout: () => out, stderr: () => err, exited };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}) before ready:\n${err}`);
+    if ((await status(port, '/readyz')) === 200) return server;
+    if (Date.now() > deadline) throw new Error(`server not ready within 30 s:\n${err}`);
+    await sleep(50);
+  }
+}
+
+async function stopServer(server: Server): Promise<void> {
+  server.child.kill('SIGTERM');
+  const code = await Promise.race([server.exited, sleep(30_000).then(() => 'timeout')]);
+  expect(code).toBe(0);
+}
+
+async function status(port: number, url: string, bearer?: string): Promise<number> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}${url}`, {
+      headers: bearer ? { authorization: `Bearer ${bearer}` } : {},
+      signal: AbortSignal.timeout(5_000),
+    });
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return 0;
+  }
+}
+
+async function tokenResponse(port: number, creds: { apiKey: string; apiSecret: string }): Promise<{ status: number; accessToken?: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}/v0.9/auth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ apiKey: creds.apiKey, apiSecret: creds.apiSecret }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = (await res.json()) as { accessToken?: string };
+  return { status: res.status, accessToken: body.accessToken };
+}
+
+async function token(port: number, creds: { apiKey: string; apiSecret: string }): Promise<string> {
+  const res = await tokenResponse(port, creds);
+  expect(res.status).toBe(200);
+  return res.accessToken!;
+}
+
+function postmasterPid(dataDir: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0] ?? '', 10);
+    return Number.isInteger(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Alive and not a zombie: a dead postmaster re-parented to a non-reaping init still answers kill(0). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** What `pg_ctl status` reports: a server runs when postmaster.pid names a live process. */
+function postgresRunning(dataDir: string): boolean {
+  const pid = postmasterPid(dataDir);
+  return pid !== undefined && alive(pid);
+}
+
+async function stopPostmaster(dataDir: string): Promise<void> {
+  const pid = postmasterPid(dataDir);
+  if (pid === undefined || !alive(pid)) return;
+  // SIGQUIT is PostgreSQL's immediate shutdown: it also takes its backends down.
+  process.kill(pid, 'SIGQUIT');
+  const deadline = Date.now() + 10_000;
+  while (alive(pid) && Date.now() < deadline) await sleep(50);
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+describe('oms keys with no server running', () => {
+  afterEach(cleanUp);
+
+  it('creates a sandbox key in a new project, then a live key in it, each time stopping the PostgreSQL it started', async () => {
+    const dataDir = await tempDataDir();
+    const sandbox = await createKey(dataDir, '--mode', 'sandbox');
+    expect(sandbox.projectId).toMatch(PROJECT_ID);
+    expect(sandbox.apiKey).toMatch(/^sk_sdbx_[0-9a-f]{40}$/);
+    expect(sandbox.apiSecret.length).toBeGreaterThanOrEqual(32);
+    expect(postgresRunning(dataDir)).toBe(false);
+
+    const live = await createKey(dataDir, '--mode', 'live', '--project', sandbox.projectId);
+    expect(live.projectId).toBe(sandbox.projectId);
+    expect(live.apiKey).toMatch(/^sk_live_[0-9a-f]{40}$/);
+    expect(postgresRunning(dataDir)).toBe(false);
+
+    // The keys are in the database the server opens later: both get tokens, scoped to their mode.
+    const server = await startServer(dataDir);
+    for (const creds of [sandbox, live]) {
+      const bearer = await token(server.port, creds);
+      expect(await status(server.port, '/v0.9/customers', bearer)).toBe(200);
+    }
+    // The CLI made a project, so the server has no first-start key to print.
+    expect(server.stdout()).not.toMatch(/apiSecret:/);
+    await stopServer(server);
+  }, 120_000);
+
+  it('refuses an unknown project with a clear message and still stops its PostgreSQL', async () => {
+    const dataDir = await tempDataDir();
+    const result = await cli(dataDir, 'keys', 'create', '--mode', 'sandbox', '--project', UNKNOWN_PROJECT, '--json');
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(`no project ${UNKNOWN_PROJECT}`);
+    expect(result.stdout).toBe('');
+    expect(postgresRunning(dataDir)).toBe(false);
+  }, 60_000);
+
+  it('refuses a bad --mode and a malformed project id before touching the database', async () => {
+    const dataDir = await tempDataDir();
+    const badMode = await cli(dataDir, 'keys', 'create', '--mode', 'production', '--json');
+    expect(badMode.code).not.toBe(0);
+    expect(badMode.stderr).toMatch(/--mode.*must be sandbox or live/s);
+    expect(badMode.stdout).toBe('');
+
+    const badProject = await cli(dataDir, 'keys', 'create', '--mode', 'live', '--project', 'cst_01h455vb4pex5vsknk084sn02q', '--json');
+    expect(badProject.code).not.toBe(0);
+    expect(badProject.stderr).toMatch(/--project.*must be a project id/s);
+    expect(badProject.stdout).toBe('');
+
+    const missingMode = await cli(dataDir, 'keys', 'create', '--json');
+    expect(missingMode.code).not.toBe(0);
+    expect(missingMode.stderr).toContain('--mode');
+    expect(postgresRunning(dataDir)).toBe(false);
+  }, 60_000);
+});
+
+describe('oms keys beside a running server', () => {
+  let server: Server;
+  let serverCreds: { apiKey: string; apiSecret: string };
+  let postmaster: number;
+
+  beforeAll(async () => {
+    server = await startServer(await tempDataDir());
+    const deadline = Date.now() + 5_000;
+    while (!/apiSecret:/.test(server.stdout()) && Date.now() < deadline) await sleep(20);
+    serverCreds = {
+      apiKey: /apiKey:\s+(\S+)/.exec(server.stdout())![1]!,
+      apiSecret: /apiSecret:\s+(\S+)/.exec(server.stdout())![1]!,
+    };
+    postmaster = postmasterPid(server.dataDir)!;
+    expect(postmaster).toBeDefined();
+  }, 60_000);
+  afterAll(cleanUp, 60_000);
+
+  /** The CLI was a guest: the server's own PostgreSQL still runs and the server still serves. */
+  async function expectServerUntouched(bearer: string): Promise<void> {
+    expect(postmasterPid(server.dataDir)).toBe(postmaster);
+    expect(alive(postmaster)).toBe(true);
+    expect(await status(server.port, '/readyz')).toBe(200);
+    expect(await status(server.port, '/v0.9/customers', bearer)).toBe(200);
+  }
+
+  it('creates keys the server accepts at once, and leaves the server and its database running', async () => {
+    const before = await token(server.port, serverCreds);
+
+    const sandbox = await createKey(server.dataDir, '--mode', 'sandbox');
+    expect(sandbox.projectId).toMatch(PROJECT_ID);
+    await expectServerUntouched(before);
+    expect(await status(server.port, '/v0.9/customers', await token(server.port, sandbox))).toBe(200);
+
+    const live = await createKey(server.dataDir, '--mode', 'live', '--project', sandbox.projectId);
+    expect(live).toMatchObject({ projectId: sandbox.projectId, apiKey: expect.stringMatching(/^sk_live_/) });
+    await expectServerUntouched(before);
+    expect(await status(server.port, '/v0.9/customers', await token(server.port, live))).toBe(200);
+  }, 120_000);
+
+  it('revokes a key: a token issued before answers 401 within 5 s, and no new token is issued', async () => {
+    const key = await createKey(server.dataDir, '--mode', 'sandbox');
+    const bearer = await token(server.port, key);
+    // Used once first, so the server has the key's status cached as active.
+    expect(await status(server.port, '/v0.9/customers', bearer)).toBe(200);
+
+    const revoked = await cli(server.dataDir, 'keys', 'revoke', key.apiKey);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.stdout).toContain(`revoked ${key.apiKey}`);
+    const revokedAt = Date.now();
+    let answer = await status(server.port, '/v0.9/customers', bearer);
+    while (answer === 200 && Date.now() - revokedAt < 6_000) {
+      await sleep(100);
+      answer = await status(server.port, '/v0.9/customers', bearer);
+    }
+    expect(answer).toBe(401);
+    expect(Date.now() - revokedAt).toBeLessThanOrEqual(5_000);
+    expect((await tokenResponse(server.port, key)).status).toBe(401);
+
+    const again = await cli(server.dataDir, 'keys', 'revoke', key.apiKey);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain(`no active API key ${key.apiKey}`);
+    await expectServerUntouched(await token(server.port, serverCreds));
+  }, 120_000);
+
+  it('refuses bad arguments with a clear message and leaves the server running', async () => {
+    const badMode = await cli(server.dataDir, 'keys', 'create', '--mode', 'LIVE', '--json');
+    expect(badMode.code).not.toBe(0);
+    expect(badMode.stderr).toMatch(/--mode.*must be sandbox or live/s);
+
+    const malformed = await cli(server.dataDir, 'keys', 'create', '--mode', 'sandbox', '--project', 'prj_nope', '--json');
+    expect(malformed.code).not.toBe(0);
+    expect(malformed.stderr).toMatch(/--project.*must be a project id/s);
+
+    const unknown = await cli(server.dataDir, 'keys', 'create', '--mode', 'sandbox', '--project', UNKNOWN_PROJECT, '--json');
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain(`no project ${UNKNOWN_PROJECT}`);
+    expect(unknown.stdout).toBe('');
+    await expectServerUntouched(await token(server.port, serverCreds));
+  }, 120_000);
+
+  it('stops cleanly after the CLI runs: SIGTERM exits 0 and takes its PostgreSQL down', async () => {
+    await stopServer(server);
+    const deadline = Date.now() + 10_000;
+    while (alive(postmaster) && Date.now() < deadline) await sleep(50);
+    expect(alive(postmaster)).toBe(false);
+  }, 60_000);
+});
