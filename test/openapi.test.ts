@@ -34,7 +34,7 @@ describe('the OpenAPI document', () => {
   });
 
   it('is valid OpenAPI 3.1', async () => {
-    const result = await validate(structuredClone(doc) as object);
+    const result = await validate(structuredClone(doc) as Record<string, unknown>);
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
   });

@@ -1,4 +1,4 @@
-import { exportJWK, exportPKCS8, generateKeyPair, importJWK, importPKCS8, type CryptoKey, type JWK } from 'jose';
+import { exportJWK, exportPKCS8, generateKeyPair, importPKCS8, type CryptoKey } from 'jose';
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.js';
 import type { JsonWebKeyRow } from '../../db/schema.js';
@@ -70,8 +70,4 @@ export async function loadPublishedKeys(db: Db): Promise<JsonWebKeyRow[]> {
     .orderBy('created_at', 'desc')
     .execute();
   return rows.map((r) => ({ ...r.public_jwk }));
-}
-
-export async function importPublicKey(jwk: JWK): Promise<CryptoKey> {
-  return (await importJWK(jwk, 'RS256')) as CryptoKey;
 }
