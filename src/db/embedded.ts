@@ -71,8 +71,14 @@ export async function startEmbeddedCluster(dataDir: string, log: Logger): Promis
       owner,
       async stop() {
         if (!owner) return;
-        await runPgCtl(bins, ['stop', '-D', pgData, '-m', 'fast', '-w', '-t', '60'], runAs);
-        await fs.rm(path.join(dataDir, 'owner.pid'), { force: true });
+        // Under the start lock, so a process starting meanwhile never adopts a stopping cluster.
+        const releaseStop = await acquireFileLock(path.join(dataDir, 'embedded.lock'));
+        try {
+          await runPgCtl(bins, ['stop', '-D', pgData, '-m', 'fast', '-w', '-t', '60'], runAs);
+          await fs.rm(path.join(dataDir, 'owner.pid'), { force: true });
+        } finally {
+          await releaseStop();
+        }
       },
     };
   } finally {
@@ -153,7 +159,20 @@ async function runningPort(pgData: string): Promise<number | undefined> {
   const pid = Number.parseInt(lines[0] ?? '', 10);
   const port = Number.parseInt(lines[3] ?? '', 10);
   if (!Number.isInteger(pid) || !Number.isInteger(port) || !isProcessAlive(pid)) return undefined;
+  if (!(await isPostgres(pid))) {
+    // The pid was reused (after a reboot): the lock file is stale and would stop pg_ctl.
+    await fs.rm(path.join(pgData, 'postmaster.pid'), { force: true });
+    return undefined;
+  }
   return (await acceptsConnections(port)) ? port : undefined;
+}
+
+async function isPostgres(pid: number): Promise<boolean> {
+  try {
+    return (await fs.readFile(`/proc/${pid}/comm`, 'utf8')).trim().startsWith('postgres');
+  } catch {
+    return true; // no procfs (macOS): trust the live pid
+  }
 }
 
 async function startPostmaster(bins: Binaries, pgData: string, runAs?: RunAs): Promise<number> {
@@ -211,8 +230,7 @@ function acceptsConnections(port: number): Promise<boolean> {
 
 async function ensureDatabase(url: string): Promise<void> {
   const { default: pg } = await import('pg');
-  const admin = new pg.Client({ connectionString: url.replace(/\/[^/]+$/, '/postgres') });
-  await admin.connect();
+  const admin = await connectWhenReady(() => new pg.Client({ connectionString: url.replace(/\/[^/]+$/, '/postgres') }));
   try {
     const found = await admin.query('select 1 from pg_database where datname = $1', [DATABASE]);
     if (found.rowCount === 0) await admin.query(`create database ${DATABASE}`);
@@ -221,5 +239,20 @@ async function ensureDatabase(url: string): Promise<void> {
     if ((err as { code?: string }).code !== '42P04') throw err;
   } finally {
     await admin.end();
+  }
+}
+
+/** An adopted cluster may still be replaying its WAL after a crash; wait for it (57P03). */
+async function connectWhenReady<C extends { connect(): Promise<unknown> }>(create: () => C, timeoutMs = 120_000): Promise<C> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const client = create();
+    try {
+      await client.connect();
+      return client;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '57P03' || Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
 }
