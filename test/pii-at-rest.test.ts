@@ -102,7 +102,8 @@ describe('PII at rest', () => {
     async function expectRefusedWithoutMixing(donor: string, victim: string) {
       const donorBefore = await customerRow(t, donor);
       const victimBefore = await customerRow(t, victim);
-      const res = await t.api.patch(`/v0.9/customers/${victim}`, { ipAddress: '192.0.2.99' });
+      const idempotencyKey = `tampered-${victim}`;
+      const res = await t.api.patch(`/v0.9/customers/${victim}`, { ipAddress: '192.0.2.99' }, { idempotencyKey });
       // The row no longer decrypts under its own identity: an integrity failure of stored
       // data, which the client cannot fix, so a generic 500 (spec 1.8) and nothing written.
       expect(res.status).toBe(500);
@@ -114,6 +115,8 @@ describe('PII at rest', () => {
       // The cause is for the log, under the request id.
       expect(t.logs()).toContain(res.body.error.requestId);
 
+      // A 5xx releases the key (spec 1.6), so a retry after repair would run rather than replay the 500.
+      expect(await t.db.selectFrom('idempotency_keys').select('key').where('key', '=', idempotencyKey).executeTakeFirst()).toBeUndefined();
       expect(await customerRow(t, victim)).toEqual(victimBefore);
       expect(await customerRow(t, donor)).toEqual(donorBefore);
       // The donor is unharmed and still holds only its own PII.
