@@ -1,4 +1,5 @@
 import type { Transaction, Updateable } from 'kysely';
+import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type { Db } from '../../db/database.js';
 import type { CustomersTable, CustomerRow, Database, EndorsementRow, NewCustomerRow } from '../../db/schema.js';
 import type { EndorsementName, EndorsementStatus } from '../../domain/endorsements.js';
@@ -11,10 +12,44 @@ export async function insertCustomer(trx: Transaction<Database>, row: NewCustome
   return trx.insertInto('customers').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function findCustomer(db: Db, scope: Scope, id: string, options: { forUpdate?: boolean } = {}): Promise<CustomerRow | undefined> {
-  let query = db.selectFrom('customers').selectAll().where('project_id', '=', scope.projectId).where('mode', '=', scope.mode).where('id', '=', id);
-  if (options.forUpdate) query = query.forUpdate();
-  return query.executeTakeFirst();
+export interface CustomerWithEndorsements {
+  row: CustomerRow;
+  endorsements: EndorsementRow[];
+}
+
+/** One round trip for the customer and its endorsements: the read path of GET and PATCH. */
+export async function findCustomer(
+  db: Db,
+  scope: Scope,
+  id: string,
+  options: { forUpdate?: boolean } = {},
+): Promise<CustomerWithEndorsements | undefined> {
+  let query = db
+    .selectFrom('customers as c')
+    .selectAll('c')
+    .select((eb) =>
+      jsonArrayFrom(
+        eb
+          .selectFrom('customer_endorsements as e')
+          .selectAll('e')
+          .whereRef('e.project_id', '=', 'c.project_id')
+          .whereRef('e.mode', '=', 'c.mode')
+          .whereRef('e.customer_id', '=', 'c.id')
+          .orderBy('e.name'),
+      ).as('endorsements'),
+    )
+    .where('c.project_id', '=', scope.projectId)
+    .where('c.mode', '=', scope.mode)
+    .where('c.id', '=', id);
+  if (options.forUpdate) query = query.forUpdate('c');
+  const found = await query.executeTakeFirst();
+  if (!found) return undefined;
+  const { endorsements, ...row } = found;
+  return {
+    row,
+    // Inside JSON, timestamps arrive as text.
+    endorsements: endorsements.map((e) => ({ ...e, created_at: new Date(e.created_at), updated_at: new Date(e.updated_at) })),
+  };
 }
 
 export async function updateCustomer(
@@ -53,6 +88,7 @@ export async function listCustomers(db: Db, scope: Scope, filters: CustomerFilte
   return query.orderBy('created_at', order).orderBy('id', order).limit(fetch).execute();
 }
 
+/** Inserts the endorsements the customer does not have yet; returns only the new rows. */
 export async function insertEndorsements(
   trx: Transaction<Database>,
   scope: Scope,
@@ -60,10 +96,10 @@ export async function insertEndorsements(
   names: readonly EndorsementName[],
   status: EndorsementStatus,
   at: Date,
-): Promise<number> {
-  if (names.length === 0) return 0;
+): Promise<EndorsementRow[]> {
+  if (names.length === 0) return [];
   const empty = JSON.stringify({ complete: [], pending: [], missing: [], issues: [] });
-  const result = await trx
+  return trx
     .insertInto('customer_endorsements')
     .values(
       names.map((name) => ({
@@ -79,8 +115,8 @@ export async function insertEndorsements(
       })),
     )
     .onConflict((oc) => oc.columns(['project_id', 'mode', 'customer_id', 'name']).doNothing())
-    .executeTakeFirst();
-  return Number(result.numInsertedOrUpdatedRows ?? 0n);
+    .returningAll()
+    .execute();
 }
 
 export async function listEndorsements(db: Db, scope: Scope, customerIds: readonly string[]): Promise<EndorsementRow[]> {

@@ -1,7 +1,7 @@
 import type { Transaction, Updateable } from 'kysely';
 import type { Db } from '../../db/database.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import type { CustomerRow, CustomersTable, Database } from '../../db/schema.js';
+import type { CustomersTable, Database } from '../../db/schema.js';
 import type { MasterKeyring } from '../../crypto/master-keys.js';
 import { DEFAULT_ENDORSEMENTS, expandEndorsements } from '../../domain/endorsements.js';
 import { DomainError, notFound, validationError } from '../../domain/errors.js';
@@ -36,10 +36,6 @@ const PROFILE_COLUMNS = {
 } as const;
 
 export function createCustomersService({ keyring }: { keyring: MasterKeyring }): CustomersService {
-  async function view(db: Db, scope: Scope, row: CustomerRow): Promise<CustomerView> {
-    return toCustomerView(row, await repo.listEndorsements(db, scope, [row.id]));
-  }
-
   return {
     async create(trx, scope, input) {
       const id = newId('customer');
@@ -71,16 +67,17 @@ export function createCustomersService({ keyring }: { keyring: MasterKeyring }):
         }),
       );
       const names = expandEndorsements(input.endorsements ?? DEFAULT_ENDORSEMENTS);
-      await repo.insertEndorsements(trx, scope, id, names, REQUESTED_STATUS, now);
-      const customer = await view(trx, scope, row);
+      const endorsements = await repo.insertEndorsements(trx, scope, id, names, REQUESTED_STATUS, now);
+      const customer = toCustomerView(row, endorsements);
       await recordEvent(trx, scope, 'customer.created', customer, now);
       return customer;
     },
 
     async update(trx, scope, id, patch) {
       assertId('customer', id);
-      const current = await repo.findCustomer(trx, scope, id, { forUpdate: true });
-      if (!current) throw notFound('customer');
+      const found = await repo.findCustomer(trx, scope, id, { forUpdate: true });
+      if (!found) throw notFound('customer');
+      const current = found.row;
       const now = new Date();
       const changes: Updateable<CustomersTable> = {};
 
@@ -107,20 +104,21 @@ export function createCustomersService({ keyring }: { keyring: MasterKeyring }):
       }
       const added = patch.endorsements
         ? await repo.insertEndorsements(trx, scope, id, expandEndorsements(patch.endorsements), REQUESTED_STATUS, now)
-        : 0;
+        : [];
+      const endorsements = [...found.endorsements, ...added];
 
-      if (Object.keys(changes).length === 0 && added === 0) return view(trx, scope, current);
+      if (Object.keys(changes).length === 0 && added.length === 0) return toCustomerView(current, endorsements);
       const row = await withUniqueExternalId(() => repo.updateCustomer(trx, scope, id, { ...changes, updated_at: now }));
-      const customer = await view(trx, scope, row);
+      const customer = toCustomerView(row, endorsements);
       await recordEvent(trx, scope, 'customer.updated', customer, now);
       return customer;
     },
 
     async get(db, scope, id) {
       assertId('customer', id);
-      const row = await repo.findCustomer(db, scope, id);
-      if (!row) throw notFound('customer');
-      return view(db, scope, row);
+      const found = await repo.findCustomer(db, scope, id);
+      if (!found) throw notFound('customer');
+      return toCustomerView(found.row, found.endorsements);
     },
 
     async list(db, scope, query) {
