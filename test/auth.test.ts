@@ -115,6 +115,9 @@ describe('POST /v0.9/auth/token', () => {
     expect(again.jti).not.toBe(payload.jti);
 
     expect((await listWith(`Bearer ${token}`)).status).toBe(200);
+    // The scheme name is case-insensitive (RFC 9110).
+    expect((await listWith(`bearer ${token}`)).status).toBe(200);
+    expect((await listWith(`BEARER ${token}`)).status).toBe(200);
   });
 
   it('puts the live mode into a live key’s token', async () => {

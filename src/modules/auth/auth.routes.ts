@@ -67,7 +67,8 @@ export function authRoutes(tokens: TokenService, failures: FailureCounter): Fast
         },
       },
       async (_request, reply) => {
-        reply.header('cache-control', 'public, max-age=300');
+        // Short, because a rotated key signs at once: verifiers must see it soon.
+        reply.header('cache-control', 'public, max-age=60');
         return { keys: await tokens.publishedKeys() };
       },
     );

@@ -14,6 +14,7 @@ import { TOKEN_AUDIENCE, TOKEN_TTL_SECONDS, type Principal } from './token-claim
 const KEY_STATUS_TTL_MS = 2_000;
 /** A rotation by another process is picked up for signing within this long. */
 const SIGNING_KEY_TTL_MS = 60_000;
+const VERIFYING_KEYS_TTL_MS = 60_000;
 
 export interface AccessToken {
   accessToken: string;
@@ -48,11 +49,13 @@ export function createTokenService({ db, keyring, issuer }: TokenServiceDeps): T
   }
 
   async function verificationKeys(forceReload: boolean) {
-    // An unknown kid reloads at most once a second, so forged kids cannot hammer the database.
-    if (!verifying || (forceReload && Date.now() - verifying.loadedAt > 1_000)) {
+    // An unknown kid reloads at most once a second, so forged kids cannot hammer the database;
+    // a periodic reload drops keys that left the published set.
+    const age = verifying ? Date.now() - verifying.loadedAt : Infinity;
+    if (age > VERIFYING_KEYS_TTL_MS || (forceReload && age > 1_000)) {
       verifying = { keys: createLocalJWKSet({ keys: await loadPublishedKeys(db) }), loadedAt: Date.now() };
     }
-    return verifying.keys;
+    return verifying!.keys;
   }
 
   async function keyIsActive(apiKey: string): Promise<boolean> {
