@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -82,18 +82,18 @@ function env(dataDir: string, extra: Record<string, string> = {}): NodeJS.Proces
   return result;
 }
 
-function cli(dataDir: string, ...args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      cwd: ROOT,
-      env: env(dataDir),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+function spawnCli(dataDir: string, ...args: string[]): { child: ChildProcess; result: Promise<CliResult> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    cwd: ROOT,
+    env: env(dataDir),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const result = new Promise<CliResult>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`oms ${args.join(' ')} did not exit within ${CLI_TIMEOUT_MS} ms:\n${stderr}`));
@@ -105,6 +105,11 @@ function cli(dataDir: string, ...args: string[]): Promise<CliResult> {
       resolve({ code, stdout, stderr });
     });
   });
+  return { child, result };
+}
+
+function cli(dataDir: string, ...args: string[]): Promise<CliResult> {
+  return spawnCli(dataDir, ...args).result;
 }
 
 async function createKey(dataDir: string, ...args: string[]): Promise<Credentials> {
@@ -113,7 +118,7 @@ async function createKey(dataDir: string, ...args: string[]): Promise<Credential
   return JSON.parse(result.stdout) as Credentials;
 }
 
-async function startServer(dataDir: string): Promise<Server> {
+async function spawnServer(dataDir: string): Promise<Server> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
@@ -126,19 +131,28 @@ async function startServer(dataDir: string): Promise<Server> {
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const server = { child, port, dataDir, stdout: () => out, stderr: () => err, exited };
-  const deadline = Date.now() + 30_000;
+  return { child, port, dataDir, stdout: () => out, stderr: () => err, exited };
+}
+
+async function waitReady(server: Server, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}) before ready:\n${err}`);
-    if ((await status(port, '/readyz')) === 200) return server;
-    if (Date.now() > deadline) throw new Error(`server not ready within 30 s:\n${err}`);
+    if (server.child.exitCode !== null) throw new Error(`server exited (${server.child.exitCode}) before ready:\n${server.stderr()}`);
+    if ((await status(server.port, '/readyz')) === 200) return;
+    if (Date.now() > deadline) throw new Error(`server not ready within ${timeoutMs} ms:\n${server.stderr().slice(-2_000)}`);
     await sleep(50);
   }
 }
 
+async function startServer(dataDir: string): Promise<Server> {
+  const server = await spawnServer(dataDir);
+  await waitReady(server);
+  return server;
+}
+
 async function stopServer(server: Server): Promise<void> {
   server.child.kill('SIGTERM');
-  const code = await Promise.race([server.exited, sleep(30_000).then(() => 'timeout')]);
+  const code = await Promise.race([server.exited, sleep(30_000, undefined, { ref: false }).then(() => 'timeout')]);
   expect(code).toBe(0);
 }
 
@@ -265,6 +279,37 @@ describe('oms keys with no server running', () => {
     expect(missingMode.stderr).toContain('--mode');
     expect(postgresRunning(dataDir)).toBe(false);
   }, 60_000);
+
+  it('a server started while the CLI owns the database still has it after the CLI exits', async () => {
+    const dataDir = await tempDataDir();
+    const { child: cliProcess, result: creating } = spawnCli(dataDir, 'keys', 'create', '--mode', 'sandbox', '--json');
+    // The CLI owns PostgreSQL once owner.pid is written and embedded.lock released. It is then
+    // paused there, standing for any slower command (a master-key rotation over a big
+    // database), so that the server deterministically starts beside a CLI-owned PostgreSQL.
+    const deadline = Date.now() + 30_000;
+    while (!(existsSync(path.join(dataDir, 'owner.pid')) && !existsSync(path.join(dataDir, 'embedded.lock')))) {
+      if (Date.now() > deadline || cliProcess.exitCode !== null) throw new Error('the CLI never owned the database');
+      await sleep(2);
+    }
+    cliProcess.kill('SIGSTOP');
+    try {
+      const server = await spawnServer(dataDir);
+      await waitReady(server);
+      cliProcess.kill('SIGCONT');
+      const created = await creating;
+      expect(created.code, created.stderr).toBe(0);
+      const key = JSON.parse(created.stdout) as Credentials;
+
+      // Well after the CLI's exit, the server must still have a database.
+      await sleep(1_000);
+      expect(await status(server.port, '/readyz')).toBe(200);
+      expect(await status(server.port, '/v0.9/customers', await token(server.port, key))).toBe(200);
+      await stopServer(server);
+      expect(postgresRunning(dataDir)).toBe(false);
+    } finally {
+      cliProcess.kill('SIGCONT');
+    }
+  }, 120_000);
 });
 
 describe('oms keys beside a running server', () => {

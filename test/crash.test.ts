@@ -181,7 +181,7 @@ function writeLoad(port: number, bearer: string) {
     },
     async finish(timeoutMs: number) {
       stopped = true;
-      await Promise.race([done, sleep(timeoutMs).then(() => Promise.reject(new Error('writers did not finish')))]);
+      await Promise.race([done, sleep(timeoutMs, undefined, { ref: false }).then(() => Promise.reject(new Error('writers did not finish')))]);
     },
   };
 }
@@ -252,7 +252,7 @@ async function missing(port: number, bearer: string, ids: string[]): Promise<str
 
 async function sigterm(server: Server, timeoutMs: number) {
   server.child.kill('SIGTERM');
-  return Promise.race([server.exited, sleep(timeoutMs).then(() => ({ code: null, signal: 'timeout' as const }))]);
+  return Promise.race([server.exited, sleep(timeoutMs, undefined, { ref: false }).then(() => ({ code: null, signal: 'timeout' as const }))]);
 }
 
 describe('crash safety of the server process', () => {
