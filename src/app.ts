@@ -11,7 +11,7 @@ import { ErrorResponse, renderError, sendError } from './http/errors.js';
 import { trackRoutes } from './http/method-not-allowed.js';
 import { openApiDocument, openApiRoutes } from './http/openapi.js';
 import { FailureCounter, TokenBuckets } from './http/rate-limit.js';
-import { trimStrings } from './http/trim-strings.js';
+import { normalizeBody } from './http/normalize-body.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { createTokenService } from './modules/auth/tokens.service.js';
@@ -54,7 +54,7 @@ export async function buildApp({ config, db, keyring, fastify: options = {} }: A
     reply.header('x-request-id', request.id);
   });
   app.addHook('preValidation', async (request) => {
-    trimStrings(request.body);
+    normalizeBody(request.body);
   });
 
   app.setErrorHandler((err, request, reply) => {

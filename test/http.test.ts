@@ -134,3 +134,25 @@ describe('when the database goes away', () => {
     }
   });
 });
+
+describe('text that cannot be stored as sent', () => {
+  const cases: [string, string, string][] = [
+    ['a NUL in a value', '{"firstName":"a\\u0000b"}', '/firstName'],
+    ['a lone surrogate in a value', '{"lastName":"x\\udfffy"}', '/lastName'],
+    ['a NUL in a metadata key', '{"metadata":{"k\\u0000":"v"}}', '/metadata'],
+    ['a lone surrogate in a metadata value', '{"metadata":{"plan":"\\ud800"}}', '/metadata/plan'],
+  ];
+
+  it.each(cases)('refuses %s with 400 validation_error at its path', async (_name, payload, path) => {
+    const res = await t.api.request('POST', '/v0.9/customers', { payload, headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('validation_error');
+    expect(res.body.error.details[0].path).toBe(path);
+  });
+
+  it('keeps a well-formed astral character as sent', async () => {
+    const res = await t.api.post('/v0.9/customers', { firstName: 'Zoë 𝒜' });
+    expect(res.status).toBe(201);
+    expect(res.body.firstName).toBe('Zoë 𝒜');
+  });
+});
