@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Config } from '../config.js';
 import { startEmbeddedCluster } from './embedded.js';
 import { migrate } from './migrate.js';
+import { withPreparedStatements } from './prepared-statements.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -46,7 +47,7 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     await cluster?.stop();
     throw err;
   }
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: withPreparedStatements(pool) }) });
   return {
     db,
     pool,

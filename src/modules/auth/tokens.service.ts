@@ -15,6 +15,12 @@ const KEY_STATUS_TTL_MS = 2_000;
 /** A rotation by another process is picked up for signing within this long. */
 const SIGNING_KEY_TTL_MS = 60_000;
 const VERIFYING_KEYS_TTL_MS = 60_000;
+/**
+ * A verified token is remembered this long (never past its exp), so the RSA check runs about
+ * once a minute per token instead of on every request; revocation is checked separately.
+ */
+const VERIFIED_TOKEN_TTL_MS = 60_000;
+const VERIFIED_TOKENS_MAX = 10_000;
 
 export interface AccessToken {
   accessToken: string;
@@ -40,6 +46,7 @@ export function createTokenService({ db, keyring, issuer }: TokenServiceDeps): T
   let signing: { key: SigningKey; loadedAt: number } | undefined;
   let verifying: { keys: ReturnType<typeof createLocalJWKSet>; loadedAt: number } | undefined;
   const keyStatus = new Map<string, { active: boolean; checkedAt: number }>();
+  const verifiedTokens = new Map<string, { principal: Principal; until: number }>();
 
   async function signingKey(): Promise<SigningKey> {
     if (!signing || Date.now() - signing.loadedAt > SIGNING_KEY_TTL_MS) {
@@ -64,6 +71,13 @@ export function createTokenService({ db, keyring, issuer }: TokenServiceDeps): T
     const active = await isApiKeyActive(db, apiKey);
     keyStatus.set(apiKey, { active, checkedAt: Date.now() });
     return active;
+  }
+
+  function remember(token: string, principal: Principal, until: number): void {
+    verifiedTokens.delete(token);
+    // Oldest first in a Map: evicting from the front bounds memory whatever tokens arrive.
+    if (verifiedTokens.size >= VERIFIED_TOKENS_MAX) verifiedTokens.delete(verifiedTokens.keys().next().value!);
+    verifiedTokens.set(token, { principal, until });
   }
 
   async function verifyJwt(token: string, forceReload: boolean) {
@@ -104,6 +118,11 @@ export function createTokenService({ db, keyring, issuer }: TokenServiceDeps): T
     },
 
     async verify(token) {
+      const cached = verifiedTokens.get(token);
+      if (cached && cached.until > Date.now()) {
+        if (!(await keyIsActive(cached.principal.apiKey))) throw unauthorized();
+        return cached.principal;
+      }
       let payload;
       try {
         payload = (await verifyJwt(token, false)).payload;
@@ -116,7 +135,9 @@ export function createTokenService({ db, keyring, issuer }: TokenServiceDeps): T
       const { sub, prj, mode } = payload;
       if (typeof sub !== 'string' || typeof prj !== 'string' || (mode !== 'live' && mode !== 'sandbox')) throw unauthorized();
       if (!(await keyIsActive(sub))) throw unauthorized();
-      return { projectId: prj, mode: mode as Mode, apiKey: sub };
+      const principal: Principal = { projectId: prj, mode: mode as Mode, apiKey: sub };
+      remember(token, principal, Math.min(Date.now() + VERIFIED_TOKEN_TTL_MS, (payload.exp ?? 0) * 1000));
+      return principal;
     },
 
     publishedKeys: () => loadPublishedKeys(db),

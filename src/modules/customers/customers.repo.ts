@@ -8,12 +8,36 @@ import { keyset, type PageRequest } from '../../http/pagination.js';
 
 /** SQL for customers and their endorsements; every function is confined to one scope. */
 
-export async function insertCustomer(trx: Transaction<Database>, row: NewCustomerRow): Promise<CustomerRow> {
-  return trx.insertInto('customers').values(row).returningAll().executeTakeFirstOrThrow();
+/**
+ * What reads return: everything but the sealed PII and its data key, which only the PATCH
+ * path that changes PII selects (findSealedPii).
+ */
+const PUBLIC_COLUMNS = [
+  'id',
+  'type',
+  'first_name',
+  'middle_name',
+  'last_name',
+  'email',
+  'phone',
+  'nationality',
+  'external_id',
+  'status',
+  'signed_agreement',
+  'signed_agreement_at',
+  'metadata',
+  'created_at',
+  'updated_at',
+] as const satisfies readonly (keyof CustomerRow)[];
+
+export type PublicCustomerRow = Pick<CustomerRow, (typeof PUBLIC_COLUMNS)[number]>;
+
+export async function insertCustomer(trx: Transaction<Database>, row: NewCustomerRow): Promise<PublicCustomerRow> {
+  return trx.insertInto('customers').values(row).returning(PUBLIC_COLUMNS).executeTakeFirstOrThrow();
 }
 
 export interface CustomerWithEndorsements {
-  row: CustomerRow;
+  row: PublicCustomerRow;
   endorsements: EndorsementRow[];
 }
 
@@ -26,7 +50,7 @@ export async function findCustomer(
 ): Promise<CustomerWithEndorsements | undefined> {
   let query = db
     .selectFrom('customers as c')
-    .selectAll('c')
+    .select(PUBLIC_COLUMNS.map((column) => `c.${column}` as const))
     .select((eb) =>
       jsonArrayFrom(
         eb
@@ -52,19 +76,29 @@ export async function findCustomer(
   };
 }
 
+export async function findSealedPii(trx: Transaction<Database>, scope: Scope, id: string) {
+  return trx
+    .selectFrom('customers')
+    .select(['pii_sealed', 'data_key_sealed', 'master_key_id'])
+    .where('project_id', '=', scope.projectId)
+    .where('mode', '=', scope.mode)
+    .where('id', '=', id)
+    .executeTakeFirstOrThrow();
+}
+
 export async function updateCustomer(
   trx: Transaction<Database>,
   scope: Scope,
   id: string,
   changes: Updateable<CustomersTable>,
-): Promise<CustomerRow> {
+): Promise<PublicCustomerRow> {
   return trx
     .updateTable('customers')
     .set(changes)
     .where('project_id', '=', scope.projectId)
     .where('mode', '=', scope.mode)
     .where('id', '=', id)
-    .returningAll()
+    .returning(PUBLIC_COLUMNS)
     .executeTakeFirstOrThrow();
 }
 
@@ -74,11 +108,11 @@ export interface CustomerFilters {
   externalId?: string | undefined;
 }
 
-export async function listCustomers(db: Db, scope: Scope, filters: CustomerFilters, page: PageRequest): Promise<CustomerRow[]> {
+export async function listCustomers(db: Db, scope: Scope, filters: CustomerFilters, page: PageRequest): Promise<PublicCustomerRow[]> {
   const { conditions, order, fetch } = keyset(page);
   let query = db
     .selectFrom('customers')
-    .selectAll()
+    .select(PUBLIC_COLUMNS)
     .where('project_id', '=', scope.projectId)
     .where('mode', '=', scope.mode);
   if (filters.status) query = query.where('status', '=', filters.status);

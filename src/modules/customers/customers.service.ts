@@ -97,8 +97,9 @@ export function createCustomersService({ keyring }: { keyring: MasterKeyring }):
         if (JSON.stringify(merged) !== JSON.stringify(current.metadata)) changes.metadata = JSON.stringify(merged);
       }
       if (PII_FIELDS.some((field) => patch[field] !== undefined)) {
-        const dataKey = openDataKey(keyring, scope, id, { sealed: current.data_key_sealed, masterKeyId: current.master_key_id });
-        const stored = openPii(dataKey, scope, id, current.pii_sealed);
+        const sealed = await repo.findSealedPii(trx, scope, id);
+        const dataKey = openDataKey(keyring, scope, id, { sealed: sealed.data_key_sealed, masterKeyId: sealed.master_key_id });
+        const stored = openPii(dataKey, scope, id, sealed.pii_sealed);
         const merged = mergePii(stored, patch);
         if (JSON.stringify(merged) !== JSON.stringify(stored)) changes.pii_sealed = sealPii(dataKey, scope, id, merged);
       }

@@ -1,13 +1,15 @@
-import type { CustomerRow, EndorsementRow } from '../../db/schema.js';
+import type { EndorsementRow } from '../../db/schema.js';
 import { ENDORSEMENT_NAMES, type EndorsementName, type EndorsementStatus } from '../../domain/endorsements.js';
 import { isoTimestamp } from '../../http/schema-helpers.js';
 import type { CustomerView } from './customers.schemas.js';
+import type { PublicCustomerRow } from './customers.repo.js';
 
 /**
- * The customer as the API shows it. Columns are picked one by one: the sealed PII and data
- * key never reach a view, and so never a response, an event or an idempotency record.
+ * The customer as the API shows it. Reads never select the sealed PII or its data key, and
+ * fields are picked one by one, so neither can reach a response, an event or an idempotency
+ * record.
  */
-export function toCustomerView(row: CustomerRow, endorsements: readonly EndorsementRow[]): CustomerView {
+export function toCustomerView(row: PublicCustomerRow, endorsements: readonly EndorsementRow[]): CustomerView {
   return {
     id: row.id,
     object: 'customer',
