@@ -1,7 +1,7 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { purgeExpiredIdempotencyKeys } from './http/idempotency.js';
-import { createLogger } from './http/logging.js';
+import { createLogger, flushLogger } from './http/logging.js';
 import { createKeysService } from './modules/auth/keys.service.js';
 import { openRuntime } from './runtime.js';
 
@@ -11,7 +11,7 @@ const FORCE_EXIT_AFTER_MS = 30_000;
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
-  const { keyring, database } = await openRuntime(config, log);
+  const { keyring, database } = await openRuntime(config, log, 'server');
   const firstKey = await createKeysService(database.db, keyring, config.keyEnvironment).createFirstKeyIfEmpty();
 
   const app = await buildApp({
@@ -49,12 +49,14 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down: draining requests');
     setTimeout(() => {
       log.error('shutdown took too long; exiting');
+      flushLogger(log);
       process.exit(1);
     }, FORCE_EXIT_AFTER_MS).unref();
     clearInterval(purge);
     await app.close();
     await database.close();
     log.info('stopped');
+    flushLogger(log);
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

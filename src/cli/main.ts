@@ -18,7 +18,7 @@ import { openRuntime, type Runtime } from '../runtime.js';
  */
 async function withRuntime<T>(work: (runtime: Runtime, config: ReturnType<typeof loadConfig>) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  const runtime = await openRuntime(config, createLogger('warn', process.stderr));
+  const runtime = await openRuntime(config, createLogger('warn', process.stderr), 'cli');
   try {
     return await work(runtime, config);
   } finally {

@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config.js';
-import { startEmbeddedCluster } from './embedded.js';
+import { type ClusterRole, startEmbeddedCluster } from './embedded.js';
 import { migrate } from './migrate.js';
 import { withPreparedStatements } from './prepared-statements.js';
 import type { Database } from './schema.js';
@@ -27,8 +27,8 @@ interface Logger {
  * pending migrations. int8 and numeric stay strings (pg's default), so no amount ever passes
  * through a JavaScript number.
  */
-export async function openDatabase(config: Config, log: Logger): Promise<DatabaseHandle> {
-  const cluster = config.databaseUrl ? undefined : await startEmbeddedCluster(config.dataDir, log);
+export async function openDatabase(config: Config, log: Logger, role: ClusterRole): Promise<DatabaseHandle> {
+  const cluster = config.databaseUrl ? undefined : await startEmbeddedCluster(config.dataDir, log, role);
   const connectionString = config.databaseUrl ?? cluster!.url;
   const pool = new pg.Pool({
     connectionString,

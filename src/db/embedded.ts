@@ -17,14 +17,24 @@ const run = promisify(execFile);
  * The postmaster is started with `pg_ctl` in its own session, so it outlives the Node
  * process: after a `kill -9` of Node, the next start finds it running (its postmaster.pid is
  * live) and adopts it; after a crash of the postmaster itself, PostgreSQL replays its WAL on
- * the next start. Whoever started or adopted the cluster owns it (recorded in owner.pid) and
- * stops it on graceful shutdown; a second process on the same data directory, such as the
- * `oms` CLI beside a running server, connects as a guest and leaves it running.
+ * the next start.
+ *
+ * Ownership (owner.pid: pid and role) decides who stops the cluster. Whoever starts it owns
+ * it; a process that finds it running joins as a guest, except that a server takes ownership
+ * from a CLI command (which is about to exit) and from a dead owner. An owner stops the
+ * cluster on close only if owner.pid still names it, so a CLI never stops a server's database.
  */
 export interface EmbeddedCluster {
   readonly url: string;
-  readonly owner: boolean;
   stop(): Promise<void>;
+}
+
+/** A server lives on; a CLI command exits soon after it starts. */
+export type ClusterRole = 'server' | 'cli';
+
+interface Owner {
+  pid: number;
+  role: ClusterRole;
 }
 
 interface Binaries {
@@ -40,7 +50,7 @@ interface Logger {
 const DATABASE = 'oms';
 const SUPERUSER = 'oms';
 
-export async function startEmbeddedCluster(dataDir: string, log: Logger): Promise<EmbeddedCluster> {
+export async function startEmbeddedCluster(dataDir: string, log: Logger, role: ClusterRole): Promise<EmbeddedCluster> {
   const pgData = path.join(dataDir, 'pg');
   await fs.mkdir(path.dirname(dataDir), { recursive: true });
   await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -54,26 +64,28 @@ export async function startEmbeddedCluster(dataDir: string, log: Logger): Promis
       log.info(`initialised embedded PostgreSQL in ${pgData}`);
     }
     let port = await runningPort(pgData);
-    let owner: boolean;
     if (port === undefined) {
       port = await startPostmaster(bins, pgData, runAs);
-      owner = true;
+      await writeOwner(dataDir, role);
       log.info(`started embedded PostgreSQL on 127.0.0.1:${port}`);
     } else {
-      owner = !(await ownerIsAlive(dataDir));
-      if (owner) log.warn(`adopted an embedded PostgreSQL left running by a stopped process (port ${port})`);
+      const owner = await readOwner(dataDir);
+      if (!owner || !isProcessAlive(owner.pid)) {
+        await writeOwner(dataDir, role);
+        log.warn(`adopted an embedded PostgreSQL left running by a stopped process (port ${port})`);
+      } else if (role === 'server' && owner.role === 'cli') {
+        await writeOwner(dataDir, role);
+      }
     }
-    if (owner) await fs.writeFile(path.join(dataDir, 'owner.pid'), String(process.pid));
     const url = `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
     await ensureDatabase(url);
     return {
       url,
-      owner,
       async stop() {
-        if (!owner) return;
         // Under the start lock, so a process starting meanwhile never adopts a stopping cluster.
         const releaseStop = await acquireFileLock(path.join(dataDir, 'embedded.lock'));
         try {
+          if ((await readOwner(dataDir))?.pid !== process.pid) return;
           await runPgCtl(bins, ['stop', '-D', pgData, '-m', 'fast', '-w', '-t', '60'], runAs);
           await fs.rm(path.join(dataDir, 'owner.pid'), { force: true });
         } finally {
@@ -158,7 +170,12 @@ async function runningPort(pgData: string): Promise<number | undefined> {
   }
   const pid = Number.parseInt(lines[0] ?? '', 10);
   const port = Number.parseInt(lines[3] ?? '', 10);
-  if (!Number.isInteger(pid) || !Number.isInteger(port) || !isProcessAlive(pid)) return undefined;
+  if (!Number.isInteger(pid) || !Number.isInteger(port)) return undefined;
+  if (!isProcessAlive(pid)) {
+    // PostgreSQL itself would take a zombie's pid for a live postmaster and refuse to start.
+    await fs.rm(path.join(pgData, 'postmaster.pid'), { force: true });
+    return undefined;
+  }
   if (!(await isPostgres(pid))) {
     // The pid was reused (after a reboot): the lock file is stale and would stop pg_ctl.
     await fs.rm(path.join(pgData, 'postmaster.pid'), { force: true });
@@ -175,15 +192,27 @@ async function isPostgres(pid: number): Promise<boolean> {
   }
 }
 
-async function startPostmaster(bins: Binaries, pgData: string, runAs?: RunAs): Promise<number> {
-  const port = await freePort();
-  const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200`;
-  await runPgCtl(
-    bins,
-    ['start', '-D', pgData, '-w', '-t', '120', '-s', '-l', path.join(pgData, 'postgres.log'), '-o', options],
-    runAs,
-  );
-  return port;
+/**
+ * After a kill -9 of the postmaster, its backends live on for a moment holding the shared
+ * memory, and PostgreSQL refuses to start until they are gone; so a failed start is retried.
+ */
+async function startPostmaster(bins: Binaries, pgData: string, runAs?: RunAs, timeoutMs = 60_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const port = await freePort();
+    const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200`;
+    try {
+      await runPgCtl(
+        bins,
+        ['start', '-D', pgData, '-w', '-t', '120', '-s', '-l', path.join(pgData, 'postgres.log'), '-o', options],
+        runAs,
+      );
+      return port;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
 }
 
 function runPgCtl(bins: Binaries, args: string[], runAs?: RunAs): Promise<void> {
@@ -197,13 +226,15 @@ function runPgCtl(bins: Binaries, args: string[], runAs?: RunAs): Promise<void> 
   });
 }
 
-async function ownerIsAlive(dataDir: string): Promise<boolean> {
-  try {
-    const pid = Number.parseInt(await fs.readFile(path.join(dataDir, 'owner.pid'), 'utf8'), 10);
-    return pid !== process.pid && isProcessAlive(pid);
-  } catch {
-    return false;
-  }
+async function readOwner(dataDir: string): Promise<Owner | undefined> {
+  const text = await fs.readFile(path.join(dataDir, 'owner.pid'), 'utf8').catch(() => '');
+  const [pid, role] = text.trim().split(' ');
+  const parsed = Number.parseInt(pid ?? '', 10);
+  return Number.isInteger(parsed) ? { pid: parsed, role: role === 'cli' ? 'cli' : 'server' } : undefined;
+}
+
+async function writeOwner(dataDir: string, role: ClusterRole): Promise<void> {
+  await fs.writeFile(path.join(dataDir, 'owner.pid'), `${process.pid} ${role}`);
 }
 
 function freePort(): Promise<number> {

@@ -28,7 +28,7 @@ export default async function setup(project: TestProject) {
     // Per run, so that runs side by side (or a previous run's leftovers) never share a cluster.
     dataDir = path.join(packageRoot, '.test-data', `embedded-${process.pid}`);
     await fs.rm(dataDir, { recursive: true, force: true });
-    cluster = await startEmbeddedCluster(dataDir, { info: () => undefined, warn: () => undefined });
+    cluster = await startEmbeddedCluster(dataDir, { info: () => undefined, warn: () => undefined }, 'server');
     adminUrl = cluster.url;
   }
   const runId = randomBytes(4).toString('hex');
