@@ -2,12 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Result } from 'autocannon';
+import { freePort } from '../src/net/free-port.js';
+import { childEnv } from '../test/support/processes.js';
 import type { LoadJob } from './load-worker.js';
 
 /**
@@ -53,20 +54,14 @@ function distIsFresh(): boolean {
 }
 
 function serverEnv(dataDir: string, port: number): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    OMS_DATA_DIR: dataDir,
+  return childEnv(dataDir, {
     PORT: String(port),
     HOST: '127.0.0.1',
     // The bench drives one API key far past the per-key limit; 429s would measure the limiter.
     OMS_RATE_LIMIT_PER_SECOND: '10000000',
     OMS_RATE_LIMIT_BURST: '10000000',
-  };
-  if (process.env.BENCH_LOG_LEVEL) env.OMS_LOG_LEVEL = process.env.BENCH_LOG_LEVEL;
-  delete env.DATABASE_URL;
-  delete env.OMS_MASTER_KEY;
-  delete env.OMS_MASTER_KEY_PREVIOUS;
-  return env;
+    ...(process.env.BENCH_LOG_LEVEL ? { OMS_LOG_LEVEL: process.env.BENCH_LOG_LEVEL } : {}),
+  });
 }
 
 interface Proc {
@@ -121,17 +116,6 @@ async function waitReady(proc: Proc, port: number, timeoutMs: number): Promise<v
     if (Date.now() > deadline) throw new Error(`not ready within ${timeoutMs} ms:\n${proc.stderr()}`);
     await sleep(10);
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function postmaster(dataDir: string): { pid: number; port: number } | undefined {

@@ -1,12 +1,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import fs from 'node:fs/promises';
-import net from 'node:net';
-import os from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { isProcessAlive } from '../src/db/file-lock.js';
+import {
+  childEnv,
+  cleanUp,
+  firstKey,
+  postmasterPid,
+  ROOT,
+  sigterm,
+  spawnServer,
+  tempRoot,
+  tokenResponse,
+  trackChild,
+  untilDead,
+  waitReady,
+  type ServerProcess,
+} from './support/processes.js';
 
 /**
  * The `oms keys` CLI as an operator runs it: its own process on the server's data directory,
@@ -14,8 +26,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
  * guest of the server's PostgreSQL and must leave it running).
  */
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI_TIMEOUT_MS = 60_000;
+const QUIET = { OMS_LOG_LEVEL: 'warn' };
 const PROJECT_ID = /^prj_[0-9a-z]{26}$/;
 // Well formed, never issued.
 const UNKNOWN_PROJECT = 'prj_01h455vb4pex5vsknk084sn02q';
@@ -32,63 +44,19 @@ interface CliResult {
   stderr: string;
 }
 
-interface Server {
-  child: ChildProcess;
-  port: number;
-  dataDir: string;
-  stderr(): string;
-  stdout(): string;
-  exited: Promise<number | null>;
-}
-
-const children = new Set<ChildProcess>();
-const dirs = new Set<string>();
-
-async function cleanUp(): Promise<void> {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  children.clear();
-  for (const dir of dirs) {
-    await stopPostmaster(path.join(dir, 'data'));
-    await fs.rm(dir, { recursive: true, force: true });
-  }
-  dirs.clear();
-}
-
+// The `data` directory of a fresh temp root: cleanUp stops its postmaster and removes it.
 async function tempDataDir(): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oms-cli-'));
-  // As root the postmaster runs as `postgres`, which must be able to traverse down to its data.
-  await fs.chmod(dir, 0o711);
-  dirs.add(dir);
-  return path.join(dir, 'data');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function env(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const result: NodeJS.ProcessEnv = { ...process.env, OMS_DATA_DIR: dataDir, OMS_LOG_LEVEL: 'warn', ...extra };
-  // The suite may run with DATABASE_URL set; these processes must use the embedded cluster.
-  delete result.DATABASE_URL;
-  delete result.OMS_MASTER_KEY;
-  delete result.OMS_MASTER_KEY_PREVIOUS;
-  return result;
+  return path.join(await tempRoot('oms-cli-'), 'data');
 }
 
 function spawnCli(dataDir: string, ...args: string[]): { child: ChildProcess; result: Promise<CliResult> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: ROOT,
-    env: env(dataDir),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
+  const child = trackChild(
+    spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      cwd: ROOT,
+      env: childEnv(dataDir, QUIET),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -101,7 +69,6 @@ function spawnCli(dataDir: string, ...args: string[]): { child: ChildProcess; re
     child.once('error', reject);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      children.delete(child);
       resolve({ code, stdout, stderr });
     });
   });
@@ -118,41 +85,14 @@ async function createKey(dataDir: string, ...args: string[]): Promise<Credential
   return JSON.parse(result.stdout) as Credentials;
 }
 
-async function spawnServer(dataDir: string): Promise<Server> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: env(dataDir, { PORT: String(port), HOST: '127.0.0.1' }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, port, dataDir, stdout: () => out, stderr: () => err, exited };
-}
-
-async function waitReady(server: Server, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (server.child.exitCode !== null) throw new Error(`server exited (${server.child.exitCode}) before ready:\n${server.stderr()}`);
-    if ((await status(server.port, '/readyz')) === 200) return;
-    if (Date.now() > deadline) throw new Error(`server not ready within ${timeoutMs} ms:\n${server.stderr().slice(-2_000)}`);
-    await sleep(50);
-  }
-}
-
-async function startServer(dataDir: string): Promise<Server> {
-  const server = await spawnServer(dataDir);
-  await waitReady(server);
+async function startServer(dataDir: string): Promise<ServerProcess> {
+  const server = await spawnServer(dataDir, QUIET);
+  await waitReady(server, 30_000);
   return server;
 }
 
-async function stopServer(server: Server): Promise<void> {
-  server.child.kill('SIGTERM');
-  const code = await Promise.race([server.exited, sleep(30_000, undefined, { ref: false }).then(() => 'timeout')]);
+async function stopServer(server: ServerProcess): Promise<void> {
+  const { code } = await sigterm(server, 30_000);
   expect(code).toBe(0);
 }
 
@@ -169,61 +109,16 @@ async function status(port: number, url: string, bearer?: string): Promise<numbe
   }
 }
 
-async function tokenResponse(port: number, creds: { apiKey: string; apiSecret: string }): Promise<{ status: number; accessToken?: string }> {
-  const res = await fetch(`http://127.0.0.1:${port}/v0.9/auth/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ apiKey: creds.apiKey, apiSecret: creds.apiSecret }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const body = (await res.json()) as { accessToken?: string };
-  return { status: res.status, accessToken: body.accessToken };
-}
-
 async function token(port: number, creds: { apiKey: string; apiSecret: string }): Promise<string> {
   const res = await tokenResponse(port, creds);
   expect(res.status).toBe(200);
   return res.accessToken!;
 }
 
-function postmasterPid(dataDir: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0] ?? '', 10);
-    return Number.isInteger(pid) ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Alive and not a zombie: a dead postmaster re-parented to a non-reaping init still answers kill(0). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-}
-
 /** What `pg_ctl status` reports: a server runs when postmaster.pid names a live process. */
 function postgresRunning(dataDir: string): boolean {
   const pid = postmasterPid(dataDir);
-  return pid !== undefined && alive(pid);
-}
-
-async function stopPostmaster(dataDir: string): Promise<void> {
-  const pid = postmasterPid(dataDir);
-  if (pid === undefined || !alive(pid)) return;
-  // SIGQUIT is PostgreSQL's immediate shutdown: it also takes its backends down.
-  process.kill(pid, 'SIGQUIT');
-  const deadline = Date.now() + 10_000;
-  while (alive(pid) && Date.now() < deadline) await sleep(50);
-  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  return pid !== undefined && isProcessAlive(pid);
 }
 
 describe('oms keys with no server running', () => {
@@ -293,8 +188,8 @@ describe('oms keys with no server running', () => {
     }
     cliProcess.kill('SIGSTOP');
     try {
-      const server = await spawnServer(dataDir);
-      await waitReady(server);
+      const server = await spawnServer(dataDir, QUIET);
+      await waitReady(server, 30_000);
       cliProcess.kill('SIGCONT');
       const created = await creating;
       expect(created.code, created.stderr).toBe(0);
@@ -313,18 +208,13 @@ describe('oms keys with no server running', () => {
 });
 
 describe('oms keys beside a running server', () => {
-  let server: Server;
+  let server: ServerProcess;
   let serverCreds: { apiKey: string; apiSecret: string };
   let postmaster: number;
 
   beforeAll(async () => {
     server = await startServer(await tempDataDir());
-    const deadline = Date.now() + 5_000;
-    while (!/apiSecret:/.test(server.stdout()) && Date.now() < deadline) await sleep(20);
-    serverCreds = {
-      apiKey: /apiKey:\s+(\S+)/.exec(server.stdout())![1]!,
-      apiSecret: /apiSecret:\s+(\S+)/.exec(server.stdout())![1]!,
-    };
+    serverCreds = await firstKey(server);
     postmaster = postmasterPid(server.dataDir)!;
     expect(postmaster).toBeDefined();
   }, 60_000);
@@ -333,7 +223,7 @@ describe('oms keys beside a running server', () => {
   /** The CLI was a guest: the server's own PostgreSQL still runs and the server still serves. */
   async function expectServerUntouched(bearer: string): Promise<void> {
     expect(postmasterPid(server.dataDir)).toBe(postmaster);
-    expect(alive(postmaster)).toBe(true);
+    expect(isProcessAlive(postmaster)).toBe(true);
     expect(await status(server.port, '/readyz')).toBe(200);
     expect(await status(server.port, '/v0.9/customers', bearer)).toBe(200);
   }
@@ -395,8 +285,7 @@ describe('oms keys beside a running server', () => {
 
   it('stops cleanly after the CLI runs: SIGTERM exits 0 and takes its PostgreSQL down', async () => {
     await stopServer(server);
-    const deadline = Date.now() + 10_000;
-    while (alive(postmaster) && Date.now() < deadline) await sleep(50);
-    expect(alive(postmaster)).toBe(false);
+    await untilDead(postmaster, 10_000);
+    expect(isProcessAlive(postmaster)).toBe(false);
   }, 60_000);
 });

@@ -6,6 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '../net/free-port.js';
 import { acquireFileLock, isProcessAlive } from './file-lock.js';
 
 const run = promisify(execFile);
@@ -235,17 +236,6 @@ async function readOwner(dataDir: string): Promise<Owner | undefined> {
 
 async function writeOwner(dataDir: string, role: ClusterRole): Promise<void> {
   await fs.writeFile(path.join(dataDir, 'owner.pid'), `${process.pid} ${role}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function acceptsConnections(port: number): Promise<boolean> {
