@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import type { MasterKeyring } from './crypto/master-keys.js';
 import type { Db } from './db/database.js';
@@ -38,7 +38,7 @@ export async function buildApp({ config, db, keyring, fastify: options = {} }: A
     requestIdHeader: false,
     return503OnClosing: true,
     // One access line per request (onResponse below) instead of Fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Router-level refusals: an over-long or badly encoded path segment cannot name anything.
     frameworkErrors: (err, request, reply) =>
       sendError(request, reply, err.code === 'FST_ERR_MAX_PARAM_LENGTH' || err.code === 'FST_ERR_BAD_URL' ? new DomainError('not_found', 'not found') : err),

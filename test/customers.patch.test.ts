@@ -178,6 +178,20 @@ describe('PATCH /v0.9/customers/{id}', () => {
     expect((await t.api.get(`/v0.9/customers/${before.id}`)).body).toEqual(before);
   });
 
+  it('loses no update when many PATCHes of one customer race', async () => {
+    const { id } = await createCustomer();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => t.api.patch(`/v0.9/customers/${id}`, { metadata: { [`k${i}`]: String(i) } })),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
+    const final = await t.api.get(`/v0.9/customers/${id}`);
+    expect(Object.keys(final.body.metadata).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `k${i}`).sort());
+    // One event per applied change, each holding the customer as that change left it.
+    const events = await t.pool.query(`select data from events where type = 'customer.updated' and data->'object'->>'id' = $1`, [id]);
+    expect(events.rows).toHaveLength(20);
+    expect(new Set(events.rows.map((r) => Object.keys(r.data.object.metadata).length))).toEqual(new Set(Array.from({ length: 20 }, (_, i) => i + 1)));
+  });
+
   it('answers 404 for an unknown or malformed id', async () => {
     for (const id of ['cst_01jd8x3mc6eskv4hzbmt9hdby7', 'cst_nope', 'wlt_01jd8x3mc6eskv4hzbmt9hdby7', 'x'.repeat(64)]) {
       const res = await t.api.patch(`/v0.9/customers/${id}`, { firstName: 'A' });

@@ -66,6 +66,7 @@ export interface CustomersTable {
   master_key_id: string;
   created_at: Date;
   updated_at: Date;
+  version: ColumnType<string, never, string>;
 }
 
 export interface CustomerEndorsementsTable {

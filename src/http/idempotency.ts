@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { sql, type Transaction } from 'kysely';
+import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
-import type { Database } from '../db/schema.js';
 import { DomainError, validationError } from '../domain/errors.js';
 import type { Scope } from '../domain/scope.js';
 import { renderError } from './errors.js';
@@ -12,7 +11,11 @@ const RETENTION = "interval '24 hours'";
 const LEASE = "interval '60 seconds'";
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 
-export type WriteWork<T extends object> = (trx: Transaction<Database>) => Promise<T>;
+/**
+ * The write to run. With a key it gets a transaction that also records the response; without
+ * one it gets the database handle, and the service keeps its own statements atomic.
+ */
+export type WriteWork<T extends object> = (db: Db) => Promise<T>;
 
 interface Options {
   /** POST requires the header; PATCH honours it when given (spec 1.6). */
@@ -38,7 +41,7 @@ export async function runIdempotent<T extends object>(
 ): Promise<void> {
   const key = readKey(request, options.required);
   if (key === undefined) {
-    const result = await db.transaction().execute(work);
+    const result = await work(db);
     sendJson(reply, options.status, serialize(reply, result, options.status));
     return;
   }
@@ -147,7 +150,7 @@ async function claimKey(db: Db, scope: Scope, key: string, hash: Buffer): Promis
   return { kind: 'replay', status: existing.response_status, body: existing.response_body };
 }
 
-async function complete(db: Db | Transaction<Database>, scope: Scope, key: string, status: number, body: string) {
+async function complete(db: Db, scope: Scope, key: string, status: number, body: string) {
   await db
     .updateTable('idempotency_keys')
     .set({ state: 'done', locked_until: null, response_status: status, response_body: body })

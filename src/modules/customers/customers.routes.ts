@@ -25,8 +25,8 @@ export function customersRoutes(db: Db, customers: CustomersService): FastifyPlu
         },
       },
       (request, reply) =>
-        runIdempotent(db, scopeOf(request), request, reply, { required: true, status: 201 }, (trx) =>
-          customers.create(trx, scopeOf(request), request.body),
+        runIdempotent(db, scopeOf(request), request, reply, { required: true, status: 201 }, (executor) =>
+          customers.create(executor, scopeOf(request), request.body),
         ),
     );
 
@@ -73,8 +73,8 @@ export function customersRoutes(db: Db, customers: CustomersService): FastifyPlu
         },
       },
       (request, reply) =>
-        runIdempotent(db, scopeOf(request), request, reply, { required: false, status: 200 }, (trx) =>
-          customers.update(trx, scopeOf(request), request.params.customerId, request.body),
+        runIdempotent(db, scopeOf(request), request, reply, { required: false, status: 200 }, (executor) =>
+          customers.update(executor, scopeOf(request), request.params.customerId, request.body),
         ),
     );
   };
