@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,8 +16,7 @@ import type { LoadJob } from './load-worker.js';
  * database, plus cold and warm start times. Every party is its own process: the server, the
  * floor, and each autocannon run (bench/load-worker.ts), so none steals the others' event loop.
  *
- * Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_SERVER (dist or
- * tsx; default dist when dist/ is at least as new as src/), BENCH_LOG_LEVEL (the server's
+ * Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_LOG_LEVEL (the server's
  * OMS_LOG_LEVEL; default unset, i.e. the server's own default).
  */
 
@@ -36,22 +35,8 @@ let tmp = '';
 // ---------------------------------------------------------------------------------------------
 // processes
 
-function serverCommand(): { args: string[]; label: string } {
-  const choice = process.env.BENCH_SERVER ?? (distIsFresh() ? 'dist' : 'tsx');
-  if (choice === 'dist') return { args: ['dist/src/server.js'], label: 'node dist/src/server.js' };
-  return { args: ['--import', 'tsx', 'src/server.ts'], label: 'node --import tsx src/server.ts' };
-}
-
-/** Start time is what `npm start` gives, but a dist/ older than src/ would measure old code. */
-function distIsFresh(): boolean {
-  const sources = readdirSync(path.join(ROOT, 'src'), { recursive: true, encoding: 'utf8' }).filter(
-    (f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.endsWith('.d.ts'),
-  );
-  return sources.every((file) => {
-    const built = path.join(ROOT, 'dist', 'src', file.replace(/\.ts$/, '.js'));
-    return existsSync(built) && statSync(built).mtimeMs >= statSync(path.join(ROOT, 'src', file)).mtimeMs;
-  });
-}
+/** What `npm start` runs; `npm run bench` builds dist/ first, so it is the current code. */
+const SERVER_ARGS = ['dist/src/server.js'];
 
 function serverEnv(dataDir: string, port: number): NodeJS.ProcessEnv {
   return childEnv(dataDir, {
@@ -86,7 +71,7 @@ function track(child: ChildProcess): Proc {
 function startServer(dataDir: string, port: number, logFile?: string): Proc {
   dataDirs.add(dataDir);
   const out = logFile ? openSync(logFile, 'w') : 'ignore';
-  const child = spawn(process.execPath, serverCommand().args, {
+  const child = spawn(process.execPath, SERVER_ARGS, {
     cwd: ROOT,
     env: serverEnv(dataDir, port),
     stdio: ['ignore', out, logFile ? out : 'pipe'],
@@ -317,7 +302,7 @@ async function main(): Promise<void> {
   // As root the postmaster runs as `postgres`, which must be able to traverse down to its data.
   await fs.chmod(tmp, 0o711);
   console.log(`oms-server bench: node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  console.log(`server: ${serverCommand().label}, OMS_LOG_LEVEL=${process.env.BENCH_LOG_LEVEL ?? '(server default)'}`);
+  console.log(`server: node ${SERVER_ARGS.join(' ')}, OMS_LOG_LEVEL=${process.env.BENCH_LOG_LEVEL ?? '(server default)'}`);
 
   const misses: string[] = [];
   const starts = await measureStarts();

@@ -5,15 +5,27 @@ import type { Scope } from '../domain/scope.js';
 import type { EventType } from './catalogue.js';
 
 /**
- * The only way to emit an event: a row written in the transaction of the change it reports,
- * so an event exists if and only if its change committed. `object` is the resource as the API
- * returns it, which never holds PII or secrets.
+ * An event as the outbox stores it. Events are built only here and written only in the
+ * transaction (or the single statement) of the change they report, so an event exists if and
+ * only if its change committed. `object` is the resource as the API returns it, which never
+ * holds PII or secrets.
  */
-export async function recordEvent(trx: Transaction<Database>, scope: Scope, type: EventType, object: unknown, at: Date): Promise<string> {
-  const id = newId('event');
+export interface OutboxEvent {
+  id: string;
+  type: EventType;
+  /** The stored payload, {object}, as JSON text. */
+  data: string;
+  createdAt: Date;
+}
+
+export function newEvent(type: EventType, object: unknown, at: Date): OutboxEvent {
+  return { id: newId('event'), type, data: JSON.stringify({ object }), createdAt: at };
+}
+
+/** Writes an event inside the transaction of a multi-statement change. */
+export async function recordEvent(trx: Transaction<Database>, scope: Scope, event: OutboxEvent): Promise<void> {
   await trx
     .insertInto('events')
-    .values({ project_id: scope.projectId, mode: scope.mode, id, type, data: JSON.stringify({ object }), created_at: at })
+    .values({ project_id: scope.projectId, mode: scope.mode, id: event.id, type: event.type, data: event.data, created_at: event.createdAt })
     .execute();
-  return id;
 }

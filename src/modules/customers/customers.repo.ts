@@ -3,7 +3,7 @@ import type { Db } from '../../db/database.js';
 import type { CustomersTable, CustomerRow, Database, EndorsementRow, NewCustomerRow } from '../../db/schema.js';
 import type { EndorsementName, EndorsementStatus } from '../../domain/endorsements.js';
 import type { Scope } from '../../domain/scope.js';
-import type { EventType } from '../../events/catalogue.js';
+import type { OutboxEvent } from '../../events/outbox.js';
 import { keyset, type PageRequest } from '../../http/pagination.js';
 
 /** SQL for customers and their endorsements; every function is confined to one scope. */
@@ -111,7 +111,7 @@ export interface CustomerChange {
   newEndorsements: readonly EndorsementName[];
   endorsementStatus: EndorsementStatus;
   at: Date;
-  event: { id: string; type: EventType; object: unknown };
+  event: OutboxEvent;
 }
 
 /**
@@ -163,8 +163,8 @@ export async function applyCustomerChange(db: Db, scope: Scope, id: string, chan
           'updated.mode',
           sql<string>`${change.event.id}::text`.as('id'),
           sql<string>`${change.event.type}::text`.as('type'),
-          sql<string>`${JSON.stringify({ object: change.event.object })}::jsonb`.as('data'),
-          at.as('created_at'),
+          sql<string>`${change.event.data}::jsonb`.as('data'),
+          sql<Date>`${change.event.createdAt}::timestamptz`.as('created_at'),
         ]),
     )
     .returning('id')

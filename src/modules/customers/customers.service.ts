@@ -1,14 +1,14 @@
-import type { Updateable } from 'kysely';
+import type { Transaction, Updateable } from 'kysely';
 import type { Db } from '../../db/database.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import type { CustomersTable, EndorsementRow } from '../../db/schema.js';
+import type { CustomersTable, Database, EndorsementRow } from '../../db/schema.js';
 import { inTransaction } from '../../db/transactions.js';
 import type { MasterKeyring } from '../../crypto/master-keys.js';
 import { DEFAULT_ENDORSEMENTS, expandEndorsements, type EndorsementName } from '../../domain/endorsements.js';
 import { DomainError, notFound, validationError } from '../../domain/errors.js';
 import { assertId, newId } from '../../domain/ids.js';
 import type { Scope } from '../../domain/scope.js';
-import { recordEvent } from '../../events/outbox.js';
+import { newEvent, recordEvent } from '../../events/outbox.js';
 import { parsePageQuery, toPage, type Page } from '../../http/pagination.js';
 import { type CustomerPii, newDataKey, openDataKey, openPii, PII_FIELDS, sealPii } from './customer-pii.js';
 import { mergeIdentifyingInformation, mergeMetadata } from './customer-patch-rules.js';
@@ -45,6 +45,42 @@ const PROFILE_COLUMNS = {
 } as const;
 
 export function createCustomersService({ keyring }: { keyring: MasterKeyring }): CustomersService {
+  async function insertCustomer(trx: Transaction<Database>, scope: Scope, input: CustomerCreateBody): Promise<CustomerView> {
+    const id = newId('customer');
+    const now = new Date();
+    const { dataKey, sealed } = newDataKey(keyring, scope, id);
+    const pii = mergePii({}, input);
+    const row = await withUniqueExternalId(() =>
+      repo.insertCustomer(trx, {
+        project_id: scope.projectId,
+        mode: scope.mode,
+        id,
+        type: 'individual',
+        first_name: input.firstName ?? null,
+        middle_name: input.middleName ?? null,
+        last_name: input.lastName ?? null,
+        email: input.email ?? null,
+        phone: input.phone ?? null,
+        nationality: input.nationality ?? null,
+        external_id: input.externalId ?? null,
+        status: 'active',
+        signed_agreement: input.signedAgreement === true,
+        signed_agreement_at: input.signedAgreement === true ? now : null,
+        metadata: JSON.stringify(input.metadata ?? {}),
+        pii_sealed: Object.keys(pii).length > 0 ? sealPii(dataKey, scope, id, pii) : null,
+        data_key_sealed: sealed.sealed,
+        master_key_id: sealed.masterKeyId,
+        created_at: now,
+        updated_at: now,
+      }),
+    );
+    const names = expandEndorsements(input.endorsements ?? DEFAULT_ENDORSEMENTS);
+    const endorsements = await repo.insertEndorsements(trx, scope, id, names, REQUESTED_STATUS, now);
+    const customer = toCustomerView(row, endorsements);
+    await recordEvent(trx, scope, newEvent('customer.created', customer, now));
+    return customer;
+  }
+
   /** One read-plan-write round; undefined when another write changed the customer meanwhile. */
   async function tryUpdate(db: Db, scope: Scope, id: string, patch: CustomerPatchBody, lock: boolean): Promise<CustomerView | undefined> {
     const found = await repo.findCustomer(db, scope, id, { forUpdate: lock });
@@ -59,49 +95,14 @@ export function createCustomersService({ keyring }: { keyring: MasterKeyring }):
         newEndorsements: plan.newEndorsements.map((e) => e.name as EndorsementName),
         endorsementStatus: REQUESTED_STATUS,
         at: plan.at,
-        event: { id: newId('event'), type: 'customer.updated', object: customer },
+        event: newEvent('customer.updated', customer, plan.at),
       }),
     );
     return applied ? customer : undefined;
   }
 
   return {
-    create: (db, scope, input) =>
-      inTransaction(db, async (trx) => {
-      const id = newId('customer');
-      const now = new Date();
-      const { dataKey, sealed } = newDataKey(keyring, scope, id);
-      const pii = mergePii({}, input);
-      const row = await withUniqueExternalId(() =>
-        repo.insertCustomer(trx, {
-          project_id: scope.projectId,
-          mode: scope.mode,
-          id,
-          type: 'individual',
-          first_name: input.firstName ?? null,
-          middle_name: input.middleName ?? null,
-          last_name: input.lastName ?? null,
-          email: input.email ?? null,
-          phone: input.phone ?? null,
-          nationality: input.nationality ?? null,
-          external_id: input.externalId ?? null,
-          status: 'active',
-          signed_agreement: input.signedAgreement === true,
-          signed_agreement_at: input.signedAgreement === true ? now : null,
-          metadata: JSON.stringify(input.metadata ?? {}),
-          pii_sealed: Object.keys(pii).length > 0 ? sealPii(dataKey, scope, id, pii) : null,
-          data_key_sealed: sealed.sealed,
-          master_key_id: sealed.masterKeyId,
-          created_at: now,
-          updated_at: now,
-        }),
-      );
-      const names = expandEndorsements(input.endorsements ?? DEFAULT_ENDORSEMENTS);
-      const endorsements = await repo.insertEndorsements(trx, scope, id, names, REQUESTED_STATUS, now);
-      const customer = toCustomerView(row, endorsements);
-      await recordEvent(trx, scope, 'customer.created', customer, now);
-      return customer;
-    }),
+    create: (db, scope, input) => inTransaction(db, (trx) => insertCustomer(trx, scope, input)),
 
     async update(db, scope, id, patch) {
       assertId('customer', id);
