@@ -116,60 +116,30 @@ export interface CustomerChange {
 
 /**
  * The customer's change, the endorsements it adds and its event, in one statement: atomic
- * without an explicit transaction and one round trip, which is most of PATCH's cost. Returns
- * false when another write got there first (the caller reads again and retries).
+ * without an explicit transaction, and one round trip (round trips were most of PATCH's
+ * cost). Plain SQL, since building it with the query builder cost a tenth of PATCH's CPU.
+ * Returns false when another write got there first: the caller reads again and retries.
  */
 export async function applyCustomerChange(db: Db, scope: Scope, id: string, change: CustomerChange): Promise<boolean> {
-  const at = sql<Date>`${change.at}::timestamptz`;
-  const applied = await db
-    .with('updated', (qb) =>
-      qb
-        .updateTable('customers')
-        .set({ ...change.changes, version: sql`version + 1` })
-        .where('project_id', '=', scope.projectId)
-        .where('mode', '=', scope.mode)
-        .where('id', '=', id)
-        .where('version', '=', change.expectedVersion)
-        .returning(['project_id', 'mode', 'id']),
+  const sets = sql.join(Object.entries(change.changes).map(([column, value]) => sql`${sql.ref(column)} = ${value}`));
+  const at = sql`${change.at}::timestamptz`;
+  const { rows } = await sql<{ id: string }>`
+    with updated as (
+      update customers set ${sets}, version = version + 1
+       where project_id = ${scope.projectId} and mode = ${scope.mode} and id = ${id} and version = ${change.expectedVersion}
+      returning project_id, mode, id
+    ), endorsed as (
+      insert into customer_endorsements
+        (project_id, mode, customer_id, name, status, requirements, rejection_reasons, created_at, updated_at)
+      select u.project_id, u.mode, u.id, n.name, ${change.endorsementStatus}::text, ${EMPTY_REQUIREMENTS}::jsonb, '[]'::jsonb, ${at}, ${at}
+        from updated u, unnest(${[...change.newEndorsements]}::text[]) as n(name)
+      on conflict (project_id, mode, customer_id, name) do nothing
     )
-    .with('endorsed', (qb) =>
-      qb
-        .insertInto('customer_endorsements')
-        .columns(['project_id', 'mode', 'customer_id', 'name', 'status', 'requirements', 'rejection_reasons', 'created_at', 'updated_at'])
-        .expression((eb) =>
-          eb
-            .selectFrom(['updated', sql<{ name: string }>`unnest(${[...change.newEndorsements]}::text[])`.as('n')])
-            .select([
-              'updated.project_id',
-              'updated.mode',
-              'updated.id',
-              'n.name',
-              sql<string>`${change.endorsementStatus}::text`.as('status'),
-              sql<string>`${EMPTY_REQUIREMENTS}::jsonb`.as('requirements'),
-              sql<string>`'[]'::jsonb`.as('rejection_reasons'),
-              at.as('created_at'),
-              at.as('updated_at'),
-            ]),
-        )
-        .onConflict((oc) => oc.columns(['project_id', 'mode', 'customer_id', 'name']).doNothing()),
-    )
-    .insertInto('events')
-    .columns(['project_id', 'mode', 'id', 'type', 'data', 'created_at'])
-    .expression((eb) =>
-      eb
-        .selectFrom('updated')
-        .select([
-          'updated.project_id',
-          'updated.mode',
-          sql<string>`${change.event.id}::text`.as('id'),
-          sql<string>`${change.event.type}::text`.as('type'),
-          sql<string>`${change.event.data}::jsonb`.as('data'),
-          sql<Date>`${change.event.createdAt}::timestamptz`.as('created_at'),
-        ]),
-    )
-    .returning('id')
-    .executeTakeFirst();
-  return applied !== undefined;
+    insert into events (project_id, mode, id, type, data, created_at)
+    select project_id, mode, ${change.event.id}::text, ${change.event.type}::text, ${change.event.data}::jsonb, ${change.event.createdAt}::timestamptz
+      from updated
+    returning id`.execute(db);
+  return rows.length === 1;
 }
 
 export interface CustomerFilters {
