@@ -7,7 +7,7 @@ import type { Db } from './db/database.js';
 import { DomainError } from './domain/errors.js';
 import { newId } from './domain/ids.js';
 import { authenticate } from './http/authenticate.js';
-import { ErrorResponse, renderError, sendError } from './http/errors.js';
+import { ErrorResponse, sendError } from './http/errors.js';
 import { trackRoutes } from './http/method-not-allowed.js';
 import { openApiDocument, openApiRoutes } from './http/openapi.js';
 import { FailureCounter, TokenBuckets } from './http/rate-limit.js';
@@ -65,10 +65,7 @@ export async function buildApp({ config, db, keyring, fastify: options = {} }: A
     normalizeBody(request.body);
   });
 
-  app.setErrorHandler((err, request, reply) => {
-    if (renderError(err, request.id).status >= 500) request.log.error({ err }, 'request failed');
-    return sendError(request, reply, err);
-  });
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!;
     const allowed = methodsFor(path);

@@ -64,8 +64,10 @@ export function renderError(err: unknown, requestId: string): RenderedError {
   return { status, headers, body: JSON.stringify({ error }) };
 }
 
+/** Sends the envelope; a 5xx's cause goes to the log (with the request id), never to the client. */
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
   const rendered = renderError(err, request.id);
+  if (rendered.status >= 500) request.log.error({ err }, 'request failed');
   reply.header('x-request-id', request.id);
   return reply.code(rendered.status).headers(rendered.headers).type('application/json; charset=utf-8').send(rendered.body);
 }
