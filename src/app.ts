@@ -8,6 +8,7 @@ import { DomainError } from './domain/errors.js';
 import { newId } from './domain/ids.js';
 import { authenticate } from './http/authenticate.js';
 import { ErrorResponse, sendError } from './http/errors.js';
+import { parseJsonBodies } from './http/json-body.js';
 import { trackRoutes } from './http/method-not-allowed.js';
 import { openApiDocument, openApiRoutes } from './http/openapi.js';
 import { FailureCounter, TokenBuckets } from './http/rate-limit.js';
@@ -48,6 +49,7 @@ export async function buildApp({ config, db, keyring, fastify: options = {} }: A
   app.setValidatorCompiler(createValidatorCompiler(components));
   // JSON in, JSON out: any other body is 415, including the text/plain Fastify accepts by default.
   app.removeContentTypeParser('text/plain');
+  parseJsonBodies(app);
   app.decorateRequest('principal', null);
   for (const schema of components) app.addSchema(schema);
   const methodsFor = trackRoutes(app);

@@ -134,6 +134,8 @@ function metadata(v: unknown, patch: boolean, current: Record<string, string>): 
   const entries = Object.entries(v);
   if (entries.length > 50) return 'invalid';
   const verdicts = entries.map(([k, x]): Verdict => {
+    // The server refuses prototype-poisoning keys anywhere in a body (README: Validation).
+    if (k === '__proto__') return 'invalid';
     if (k.length === 0 || !wellFormed(k) || k.includes('\u0000')) return 'either';
     if (codePoints(k) > 40) return 'invalid';
     if (k.length > 40) return 'either';

@@ -85,6 +85,7 @@ describe('cross-cutting HTTP behaviour', () => {
       headers: { 'content-type': 'application/json' },
     });
     expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain('forbidden key');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 

@@ -84,13 +84,6 @@ function toDomainError(err: unknown): DomainError {
       return new DomainError('payload_too_large', 'the request body is larger than 1 MiB');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new DomainError('unsupported_media_type', 'the request body must be application/json');
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new DomainError('validation_error', 'the request body is empty; send a JSON object');
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new DomainError('validation_error', 'the request body is not valid JSON');
-  }
-  if (fastifyError.statusCode === 400 && err instanceof SyntaxError) {
-    return new DomainError('validation_error', 'the request body is not valid JSON');
   }
   if (fastifyError.statusCode !== undefined && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
     return new DomainError('validation_error', 'the request is malformed');
