@@ -105,7 +105,6 @@ const FORMAT_MESSAGES: Record<string, string> = {
   'ip-address': 'must be a valid IPv4 or IPv6 address',
   'date-time': 'must be an ISO 8601 date-time',
   'e164-phone': 'must be a phone number in E.164 format, e.g. +12125551234',
-  'decimal-amount': 'must be a decimal string',
 };
 
 function fromValidation(errors: AjvError[], context: string): DomainError {

@@ -27,12 +27,6 @@ export function secretMatches(pepper: Buffer, secret: string, storedHash: Buffer
   return candidate.length === storedHash.length && timingSafeEqual(candidate, storedHash);
 }
 
-export function modeOfApiKey(apiKey: string): Mode | undefined {
-  const match = /^sk_(?:[a-z]{1,8}_)?(live|sdbx)_[0-9a-f]{40}$/.exec(apiKey);
-  if (!match) return undefined;
-  return match[1] === 'live' ? 'live' : 'sandbox';
-}
-
 /** The pepper lives in the database sealed under the master key: a database dump alone cannot test guesses. */
 export function loadPepper(db: Db, keyring: MasterKeyring): Promise<Buffer> {
   return loadOrCreateSealedSecret(db, keyring, 'api_secret_pepper');
