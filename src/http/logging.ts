@@ -23,13 +23,19 @@ export function loggerOptions(level: string): LoggerOptions {
   return { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
 }
 
+/** Buffered lines reach stdout at least this often, so an idle server's log is never stale. */
+const FLUSH_EVERY_MS = 1_000;
+
 /**
- * Without a destination, logs go to stdout asynchronously: lines written while a write is in
- * flight go out together, so a busy server makes far fewer write calls than it logs lines,
- * and an idle one still shows each line at once. Flushed on shutdown.
+ * Without a destination, logs go to stdout in writes of 4 KiB, or every second, or on
+ * shutdown, whichever comes first: a write per line costs a busy server more than the request
+ * it logs.
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino(loggerOptions(level), destination ?? pino.destination({ dest: 1, sync: false }));
+  if (destination) return pino(loggerOptions(level), destination);
+  const logger = pino(loggerOptions(level), pino.destination({ dest: 1, sync: false, minLength: 4096 }));
+  setInterval(() => logger.flush(), FLUSH_EVERY_MS).unref();
+  return logger;
 }
 
 /** Flushes a buffered logger; called on shutdown so the last lines are not lost. */
