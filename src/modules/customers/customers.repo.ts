@@ -190,17 +190,10 @@ export async function insertEndorsements(
   return trx
     .insertInto('customer_endorsements')
     .values(
-      names.map((name) => ({
-        project_id: scope.projectId,
-        mode: scope.mode,
-        customer_id: customerId,
-        name,
-        status,
-        requirements: EMPTY_REQUIREMENTS,
-        rejection_reasons: '[]',
-        created_at: at,
-        updated_at: at,
-      })),
+      names.map((name) => {
+        const row = requestedEndorsement(scope, customerId, name, status, at);
+        return { ...row, requirements: JSON.stringify(row.requirements), rejection_reasons: JSON.stringify(row.rejection_reasons) };
+      }),
     )
     .onConflict((oc) => oc.columns(['project_id', 'mode', 'customer_id', 'name']).doNothing())
     .returningAll()
