@@ -172,13 +172,9 @@ async function runningPort(pgData: string): Promise<number | undefined> {
   const pid = Number.parseInt(lines[0] ?? '', 10);
   const port = Number.parseInt(lines[3] ?? '', 10);
   if (!Number.isInteger(pid) || !Number.isInteger(port)) return undefined;
-  if (!isProcessAlive(pid)) {
-    // PostgreSQL itself would take a zombie's pid for a live postmaster and refuse to start.
-    await fs.rm(path.join(pgData, 'postmaster.pid'), { force: true });
-    return undefined;
-  }
-  if (!(await isPostgres(pid))) {
-    // The pid was reused (after a reboot): the lock file is stale and would stop pg_ctl.
+  if (!isProcessAlive(pid) || !(await isPostgres(pid))) {
+    // A stale lock file: its postmaster is a zombie, or its pid was reused after a reboot.
+    // PostgreSQL would take either for a live postmaster and refuse to start.
     await fs.rm(path.join(pgData, 'postmaster.pid'), { force: true });
     return undefined;
   }
