@@ -16,13 +16,15 @@ import type { LoadJob } from './load-worker.js';
  * database, plus cold and warm start times. Every party is its own process: the server, the
  * floor, and each autocannon run (bench/load-worker.ts), so none steals the others' event loop.
  *
- * Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_LOG_LEVEL (the server's
- * OMS_LOG_LEVEL; default unset, i.e. the server's own default).
+ * Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_ROUNDS (default 3),
+ * BENCH_LOG_LEVEL (the server's OMS_LOG_LEVEL; default unset, i.e. the server's own default).
  */
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CONNECTIONS = 32;
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
+/** Rounds of server-then-floor runs, interleaved so drift in the machine hits both sides alike. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const WARMUP_S = 2;
 const CUSTOMERS = 256;
 const START_RUNS = 3;
@@ -215,6 +217,11 @@ interface Measured {
   total: number;
 }
 
+interface Round {
+  server: Measured;
+  floor: Measured;
+}
+
 async function measure(side: Side, method: 'GET' | 'PATCH', paths: string[], bearer: string): Promise<Measured> {
   const job: LoadJob = {
     url: `http://127.0.0.1:${side.port}`,
@@ -281,10 +288,12 @@ async function measureLoad() {
 
   const real: Side = { label: 'server', port: serverPort };
   const bare: Side = { label: 'floor', port: floorPort };
-  const results = {
-    GET: { server: await measure(real, 'GET', paths, bearer), floor: await measure(bare, 'GET', paths, bearer) },
-    PATCH: { server: await measure(real, 'PATCH', paths, bearer), floor: await measure(bare, 'PATCH', paths, bearer) },
-  };
+  const results: Record<'GET' | 'PATCH', Round[]> = { GET: [], PATCH: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const method of ['GET', 'PATCH'] as const) {
+      results[method].push({ server: await measure(real, method, paths, bearer), floor: await measure(bare, method, paths, bearer) });
+    }
+  }
   await stopGracefully(floor);
   await stopGracefully(server);
   return results;
@@ -316,19 +325,25 @@ async function main(): Promise<void> {
   if (warm >= TARGETS.warmMs) misses.push('warm start');
 
   const load = await measureLoad();
-  console.log(`\nload: autocannon, ${CONNECTIONS} connections, ${DURATION_S} s after ${WARMUP_S} s warm-up, loopback, over ${CUSTOMERS} customers`);
+  console.log(`\nload: autocannon, ${CONNECTIONS} connections, ${DURATION_S} s after ${WARMUP_S} s warm-up, loopback, over ${CUSTOMERS} customers;`);
+  console.log(`${ROUNDS} rounds of server then floor, medians (each round's figure in brackets)`);
   for (const method of ['GET', 'PATCH'] as const) {
-    const { server, floor } = load[method];
-    const ratio = server.reqPerSec / floor.reqPerSec;
-    const p99Factor = server.p99 / floor.p99;
+    const rounds = load[method];
+    const ratios = rounds.map((r) => r.server.reqPerSec / r.floor.reqPerSec);
+    const p99Factors = rounds.map((r) => r.server.p99 / r.floor.p99);
+    const ratio = median(ratios);
+    const p99Factor = median(p99Factors);
     const ratioTarget = method === 'GET' ? TARGETS.getRatio : TARGETS.patchRatio;
-    const line = (label: string, m: Measured) =>
-      `  ${method.padEnd(5)} ${label.padEnd(6)} ${m.reqPerSec.toFixed(0).padStart(7)} req/s  p50 ${String(m.p50).padStart(4)} ms  p99 ${String(m.p99).padStart(4)} ms  (${m.total} requests)`;
-    console.log(line('server', server));
-    console.log(line('floor', floor));
+    const line = (label: string, side: Measured[]) =>
+      `  ${method.padEnd(5)} ${label.padEnd(6)} ${median(side.map((m) => m.reqPerSec)).toFixed(0).padStart(7)} req/s  ` +
+      `p50 ${String(median(side.map((m) => m.p50))).padStart(4)} ms  p99 ${String(median(side.map((m) => m.p99))).padStart(4)} ms  ` +
+      `[p99 ${side.map((m) => m.p99).join(', ')}]`;
+    const figures = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
+    console.log(line('server', rounds.map((r) => r.server)));
+    console.log(line('floor', rounds.map((r) => r.floor)));
     console.log(
-      `  ${method.padEnd(5)} ratio  ${ratio.toFixed(2)} (target ≥ ${ratioTarget}) ${verdict(ratio >= ratioTarget)};  ` +
-        `p99 ${p99Factor.toFixed(2)}× floor (target ≤ ${TARGETS.p99Factor}×) ${verdict(p99Factor <= TARGETS.p99Factor)}`,
+      `  ${method.padEnd(5)} ratio  ${ratio.toFixed(2)} [${figures(ratios)}] (target ≥ ${ratioTarget}) ${verdict(ratio >= ratioTarget)};  ` +
+        `p99 ${p99Factor.toFixed(2)}× floor [${figures(p99Factors)}] (target ≤ ${TARGETS.p99Factor}×) ${verdict(p99Factor <= TARGETS.p99Factor)}`,
     );
     if (ratio < ratioTarget) misses.push(`${method} throughput ratio`);
     if (p99Factor > TARGETS.p99Factor) misses.push(`${method} p99`);

@@ -19,6 +19,8 @@ import { createTokenService } from './modules/auth/tokens.service.js';
 import { customersRoutes } from './modules/customers/customers.routes.js';
 import { customerComponents } from './modules/customers/customers.schemas.js';
 import { createCustomersService } from './modules/customers/customers.service.js';
+import { createEndorsementControls } from './modules/customers/endorsement-controls.js';
+import { sandboxRoutes } from './modules/sandbox/sandbox.routes.js';
 import { systemRoutes } from './modules/system/system.routes.js';
 
 export interface AppDeps {
@@ -86,6 +88,7 @@ export async function buildApp({ config, db, keyring, fastify: options = {} }: A
   await app.register(async (api) => {
     api.addHook('onRequest', authenticate(tokens, limits));
     await api.register(customersRoutes(db, createCustomersService({ keyring })));
+    await api.register(sandboxRoutes(db, createEndorsementControls({ keyring })));
   }, { prefix: '/v0.9' });
 
   return app;

@@ -26,6 +26,16 @@ const ConfigSchema = Type.Object({
   authFailuresPerMinute: Type.Integer({ minimum: 1, default: 10 }),
   webhookAllowHttpLoopback: Type.Boolean({ default: false }),
   dbPoolSize: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+  /** Live mode: `auto` decides clean customers; `manual` leaves them PENDING for an operator. */
+  kycDecision: Type.Union([Type.Literal('auto'), Type.Literal('manual')], { default: 'auto' }),
+  /** ISO 3166-1 alpha-2 codes, comma-separated, refused as address or IP country. */
+  kycBlockedCountries: Type.String({ pattern: '^([A-Z]{2}(,[A-Z]{2})*)?$', default: 'CU,IR,KP,SY' }),
+  /** JSON Lines watchlist; default: the bundled fictional sample list. */
+  kycWatchlistFile: Type.Optional(Type.String({ minLength: 1 })),
+  /** `network/prefix,CC` lines; default: the bundled table of documentation ranges. */
+  kycIpCountryFile: Type.Optional(Type.String({ minLength: 1 })),
+  /** How often an idle evaluation worker looks for due jobs. */
+  evaluationPollMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 250 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -46,6 +56,11 @@ const ENV_NAMES: Record<keyof Config, string> = {
   authFailuresPerMinute: 'OMS_AUTH_FAILURES_PER_MINUTE',
   webhookAllowHttpLoopback: 'OMS_WEBHOOK_ALLOW_HTTP_LOOPBACK',
   dbPoolSize: 'OMS_DB_POOL_SIZE',
+  kycDecision: 'OMS_KYC_DECISION',
+  kycBlockedCountries: 'OMS_KYC_BLOCKED_COUNTRIES',
+  kycWatchlistFile: 'OMS_KYC_WATCHLIST_FILE',
+  kycIpCountryFile: 'OMS_KYC_IP_COUNTRY_FILE',
+  evaluationPollMs: 'OMS_EVALUATION_POLL_MS',
 };
 
 export class ConfigError extends Error {}

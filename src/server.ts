@@ -2,7 +2,9 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { purgeExpiredIdempotencyKeys } from './http/idempotency.js';
 import { createLogger, flushLogger } from './http/logging.js';
+import { localProviderFromConfig } from './compliance/local-provider-config.js';
 import { createKeysService } from './modules/auth/keys.service.js';
+import { createEvaluationWorker } from './modules/customers/evaluation-worker.js';
 import { openRuntime } from './runtime.js';
 
 const PURGE_EVERY_MS = 10 * 60_000;
@@ -27,6 +29,15 @@ async function main(): Promise<void> {
     },
   });
   await app.listen({ port: config.port, host: config.host });
+  const worker = createEvaluationWorker({
+    db: database.db,
+    keyring,
+    provider: localProviderFromConfig(config),
+    decision: config.kycDecision,
+    log,
+    pollMs: config.evaluationPollMs,
+  });
+  worker.start();
 
   if (firstKey) {
     // Printed, not logged: a secret must never reach a log line.
@@ -54,6 +65,7 @@ async function main(): Promise<void> {
     }, FORCE_EXIT_AFTER_MS).unref();
     clearInterval(purge);
     await app.close();
+    await worker.stop();
     await database.close();
     log.info('stopped');
     flushLogger(log);

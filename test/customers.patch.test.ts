@@ -15,8 +15,12 @@ async function createCustomer(body: Record<string, unknown> = {}) {
   return res.body;
 }
 
+/** The customer's own events; endorsement events have their own tests (endorsements.*.test.ts). */
 async function eventsFor(id: string): Promise<string[]> {
-  const rows = await t.pool.query(`select type from events where data->'object'->>'id' = $1 order by created_at, id`, [id]);
+  const rows = await t.pool.query(
+    `select type from events where data->'object'->>'id' = $1 and type in ('customer.created', 'customer.updated') order by created_at, id`,
+    [id],
+  );
   return rows.rows.map((r) => r.type);
 }
 

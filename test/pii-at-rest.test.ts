@@ -159,17 +159,23 @@ describe('PII at rest', () => {
       expectNoPii(res.raw);
     });
 
-    it('still serves the non-PII view and non-PII changes of such a row', async () => {
+    it('still serves the non-PII view and changes no check reads, but refuses to re-screen a new name', async () => {
       const { donor, victim } = await pair();
       const source = await customerRow(t, donor);
       await t.db.updateTable('customers').set({ pii_sealed: source.pii_sealed, data_key_sealed: source.data_key_sealed }).where('id', '=', victim).execute();
       const got = await t.api.get(`/v0.9/customers/${victim}`);
       expect(got.status).toBe(200);
       expectNoPii(got.raw);
+      const tagged = await t.api.patch(`/v0.9/customers/${victim}`, { metadata: { tier: 'gold' } });
+      expect(tagged.status).toBe(200);
+      expect(tagged.body.metadata).toEqual({ tier: 'gold' });
+      expectNoPii(tagged.raw);
+      // A name is screened together with the sealed data, which no longer opens: no silent skip.
       const renamed = await t.api.patch(`/v0.9/customers/${victim}`, { firstName: 'Renamed' });
-      expect(renamed.status).toBe(200);
-      expect(renamed.body.firstName).toBe('Renamed');
+      expect(renamed.status).toBe(500);
+      expect(renamed.body.error.code).toBe('internal_error');
       expectNoPii(renamed.raw);
+      expect((await t.api.get(`/v0.9/customers/${victim}`)).body.firstName).not.toBe('Renamed');
     });
   });
 });

@@ -18,10 +18,13 @@ const OTHER_PREFIXES = ['wlt', 'qt', 'txn', 'ci', 'loc', 'whk', 'evt', 'prj', 'r
 /** Which resource a path parameter names: by its own name, or by the collection segment before it. */
 const PARAM_RESOURCES: Record<string, Resource> = { customerId: 'customer' };
 const COLLECTION_RESOURCES: Record<string, Resource> = { customers: 'customer' };
+/** Path parameters that are not ids (a closed set of names): a valid value, so only the id is on trial. */
+const FIXED_PARAMS: Record<string, string> = { name: 'basic' };
 
 /** A valid body for every write operation that takes an id, so validation cannot answer before the lookup does. */
 const SAMPLE_BODIES: Record<string, unknown> = {
   'PATCH /v0.9/customers/{customerId}': { firstName: 'Mallory', metadata: { intruder: 'yes' }, signedAgreement: true },
+  'POST /v0.9/sandbox/customers/{customerId}/endorsements/{name}': { status: 'REVOKED_ISSUES' },
 };
 
 interface Operation {
@@ -38,7 +41,8 @@ function operationsWithIds(doc: { paths: Record<string, Record<string, { request
     const segments = template.split('/');
     const params = segments.flatMap((segment, i) => {
       const name = /^\{(.+)\}$/.exec(segment)?.[1];
-      return name === undefined ? [] : [{ name, resource: PARAM_RESOURCES[name] ?? COLLECTION_RESOURCES[segments[i - 1] ?? ''] }];
+      if (name === undefined || name in FIXED_PARAMS) return [];
+      return [{ name, resource: PARAM_RESOURCES[name] ?? COLLECTION_RESOURCES[segments[i - 1] ?? ''] }];
     });
     for (const [method, op] of Object.entries(methods)) {
       if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue;
@@ -49,7 +53,8 @@ function operationsWithIds(doc: { paths: Record<string, Record<string, { request
 }
 
 function urlFor(op: Operation, ids: Partial<Record<Resource, string>>, override?: string): string {
-  return op.params.reduce((url, p) => url.replace(`{${p.name}}`, encodeURIComponent(override ?? ids[p.resource!]!)), op.template);
+  const withFixed = Object.entries(FIXED_PARAMS).reduce((url, [name, value]) => url.replace(`{${name}}`, value), op.template);
+  return op.params.reduce((url, p) => url.replace(`{${p.name}}`, encodeURIComponent(override ?? ids[p.resource!]!)), withFixed);
 }
 
 function send(client: ApiClient, op: Operation, url: string): Promise<ApiResponse> {

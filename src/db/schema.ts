@@ -88,6 +88,30 @@ export interface EndorsementRequirementsRow {
   issues: string[];
 }
 
+export interface EndorsementHistoryTable {
+  project_id: string;
+  mode: Mode;
+  customer_id: string;
+  name: string;
+  seq: number;
+  from_status: string | null;
+  to_status: string;
+  cause: string;
+  at: Date;
+}
+
+export interface EvaluationJobsTable {
+  project_id: string;
+  mode: Mode;
+  customer_id: string;
+  job_id: string;
+  run_after: Date;
+  claimed_by: string | null;
+  claimed_until: Date | null;
+  attempts: Generated<number>;
+  created_at: Date;
+}
+
 export interface EventsTable {
   project_id: string;
   mode: Mode;
@@ -117,6 +141,8 @@ export interface Database {
   signing_keys: SigningKeysTable;
   customers: CustomersTable;
   customer_endorsements: CustomerEndorsementsTable;
+  endorsement_history: EndorsementHistoryTable;
+  evaluation_jobs: EvaluationJobsTable;
   events: EventsTable;
   idempotency_keys: IdempotencyKeysTable;
 }

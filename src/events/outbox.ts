@@ -13,13 +13,14 @@ import type { EventType } from './catalogue.js';
 export interface OutboxEvent {
   id: string;
   type: EventType;
-  /** The stored payload, {object}, as JSON text. */
+  /** The stored payload, {object, ...detail}, as JSON text. */
   data: string;
   createdAt: Date;
 }
 
-export function newEvent(type: EventType, object: unknown, at: Date): OutboxEvent {
-  return { id: newId('event'), type, data: JSON.stringify({ object }), createdAt: at };
+/** `detail` says what happened to the object, when the type alone does not (which endorsement moved). */
+export function newEvent(type: EventType, object: unknown, at: Date, detail: Record<string, unknown> = {}): OutboxEvent {
+  return { id: newId('event'), type, data: JSON.stringify({ object, ...detail }), createdAt: at };
 }
 
 /** Writes an event inside the transaction of a multi-statement change. */

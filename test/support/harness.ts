@@ -4,7 +4,10 @@ import type { FastifyInstance } from 'fastify';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { inject } from 'vitest';
+import type { Logger } from 'pino';
 import { buildApp } from '../../src/app.js';
+import { localProviderFromConfig } from '../../src/compliance/local-provider-config.js';
+import { createEvaluationWorker, type EvaluationWorker } from '../../src/modules/customers/evaluation-worker.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createMasterKeyring, type MasterKeyring } from '../../src/crypto/master-keys.js';
 import type { Db } from '../../src/db/database.js';
@@ -55,6 +58,8 @@ export interface TestApp {
   /** An unauthenticated client, still checked against the contract. */
   anonymous: ApiClient;
   createKey(mode: Mode, projectId?: string): Promise<ApiCredentials>;
+  /** The live-mode evaluation worker, running as in the server; drain() runs due jobs now. */
+  worker: EvaluationWorker;
   logs(): string;
   close(): Promise<void>;
 }
@@ -84,6 +89,15 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   });
   const app = await buildApp({ config, db, keyring, fastify: { loggerInstance: createLogger('info', sink) } });
   await app.ready();
+  const worker = createEvaluationWorker({
+    db,
+    keyring,
+    provider: localProviderFromConfig(config),
+    decision: config.kycDecision,
+    log: app.log as unknown as Logger,
+    pollMs: config.evaluationPollMs,
+  });
+  worker.start();
   const check = createContractChecker(app.swagger() as Parameters<typeof createContractChecker>[0]);
   const keys = createKeysService(db, keyring, '');
 
@@ -129,9 +143,11 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     anonymous: clientFor(undefined),
     client: async (mode, projectId) => clientFor(await keys.createKey(mode, projectId)),
     createKey: (mode, projectId) => keys.createKey(mode, projectId),
+    worker,
     logs: () => captured,
     async close() {
       await app.close();
+      await worker.stop();
       await db.destroy();
       const leaked = PII_VALUES.filter((value) => captured.includes(value));
       if (leaked.length > 0) throw new Error(`PII reached the log: ${leaked.join(', ')}`);

@@ -1,7 +1,6 @@
 import { sql, type Transaction, type Updateable } from 'kysely';
 import type { Db } from '../../db/database.js';
 import type { CustomersTable, CustomerRow, Database, EndorsementRow, NewCustomerRow } from '../../db/schema.js';
-import type { EndorsementName, EndorsementStatus } from '../../domain/endorsements.js';
 import type { Scope } from '../../domain/scope.js';
 import type { OutboxEvent } from '../../events/outbox.js';
 import { keyset, type PageRequest } from '../../http/pagination.js';
@@ -31,9 +30,6 @@ const PUBLIC_COLUMNS = [
 ] as const satisfies readonly (keyof CustomerRow)[];
 
 export type PublicCustomerRow = Pick<CustomerRow, (typeof PUBLIC_COLUMNS)[number]>;
-
-/** Requirement lists of an endorsement nothing has evaluated yet. */
-const EMPTY_REQUIREMENTS = JSON.stringify({ complete: [], pending: [], missing: [], issues: [] });
 
 export async function insertCustomer(trx: Transaction<Database>, row: NewCustomerRow): Promise<PublicCustomerRow> {
   return trx.insertInto('customers').values(row).returning(PUBLIC_COLUMNS).executeTakeFirstOrThrow();
@@ -108,38 +104,39 @@ export interface CustomerChange {
   /** Applied only if the customer is still at this version (it read it there). */
   expectedVersion: string;
   changes: Updateable<CustomersTable>;
-  newEndorsements: readonly EndorsementName[];
-  endorsementStatus: EndorsementStatus;
-  at: Date;
   event: OutboxEvent;
 }
 
 /**
- * The customer's change, the endorsements it adds and its event, in one statement: atomic
- * without an explicit transaction, and one round trip (round trips were most of PATCH's
- * cost). Plain SQL, since building it with the query builder cost a tenth of PATCH's CPU.
- * Returns false when another write got there first: the caller reads again and retries.
+ * The customer's change and its event, in one statement: atomic without an explicit
+ * transaction, and one round trip (round trips were most of PATCH's cost). Plain SQL, since
+ * building it with the query builder cost a tenth of PATCH's CPU. Returns false when another
+ * write got there first: the caller reads again and retries.
  */
 export async function applyCustomerChange(db: Db, scope: Scope, id: string, change: CustomerChange): Promise<boolean> {
   const sets = sql.join(Object.entries(change.changes).map(([column, value]) => sql`${sql.ref(column)} = ${value}`));
-  const at = sql`${change.at}::timestamptz`;
   const { rows } = await sql<{ id: string }>`
     with updated as (
       update customers set ${sets}, version = version + 1
        where project_id = ${scope.projectId} and mode = ${scope.mode} and id = ${id} and version = ${change.expectedVersion}
-      returning project_id, mode, id
-    ), endorsed as (
-      insert into customer_endorsements
-        (project_id, mode, customer_id, name, status, requirements, rejection_reasons, created_at, updated_at)
-      select u.project_id, u.mode, u.id, n.name, ${change.endorsementStatus}::text, ${EMPTY_REQUIREMENTS}::jsonb, '[]'::jsonb, ${at}, ${at}
-        from updated u, unnest(${[...change.newEndorsements]}::text[]) as n(name)
-      on conflict (project_id, mode, customer_id, name) do nothing
+      returning project_id, mode
     )
     insert into events (project_id, mode, id, type, data, created_at)
     select project_id, mode, ${change.event.id}::text, ${change.event.type}::text, ${change.event.data}::jsonb, ${change.event.createdAt}::timestamptz
       from updated
     returning id`.execute(db);
   return rows.length === 1;
+}
+
+/** Endorsements changed: compare-and-set readers of the customer must read again. */
+export async function bumpCustomerVersion(trx: Transaction<Database>, scope: Scope, id: string): Promise<void> {
+  await trx
+    .updateTable('customers')
+    .set((eb) => ({ version: sql`${eb.ref('version')} + 1` }))
+    .where('project_id', '=', scope.projectId)
+    .where('mode', '=', scope.mode)
+    .where('id', '=', id)
+    .execute();
 }
 
 export interface CustomerFilters {
@@ -160,44 +157,6 @@ export async function listCustomers(db: Db, scope: Scope, filters: CustomerFilte
   if (filters.externalId) query = query.where('external_id', '=', filters.externalId);
   for (const condition of conditions) query = query.where(condition);
   return query.orderBy('created_at', order).orderBy('id', order).limit(fetch).execute();
-}
-
-/** An endorsement as it is first requested, before anything evaluates it. */
-export function requestedEndorsement(scope: Scope, customerId: string, name: EndorsementName, status: EndorsementStatus, at: Date): EndorsementRow {
-  return {
-    project_id: scope.projectId,
-    mode: scope.mode,
-    customer_id: customerId,
-    name,
-    status,
-    requirements: JSON.parse(EMPTY_REQUIREMENTS),
-    rejection_reasons: [],
-    created_at: at,
-    updated_at: at,
-  };
-}
-
-/** Inserts the endorsements the customer does not have yet; returns only the new rows. */
-export async function insertEndorsements(
-  trx: Transaction<Database>,
-  scope: Scope,
-  customerId: string,
-  names: readonly EndorsementName[],
-  status: EndorsementStatus,
-  at: Date,
-): Promise<EndorsementRow[]> {
-  if (names.length === 0) return [];
-  return trx
-    .insertInto('customer_endorsements')
-    .values(
-      names.map((name) => {
-        const row = requestedEndorsement(scope, customerId, name, status, at);
-        return { ...row, requirements: JSON.stringify(row.requirements), rejection_reasons: JSON.stringify(row.rejection_reasons) };
-      }),
-    )
-    .onConflict((oc) => oc.columns(['project_id', 'mode', 'customer_id', 'name']).doNothing())
-    .returningAll()
-    .execute();
 }
 
 export async function listEndorsements(db: Db, scope: Scope, customerIds: readonly string[]): Promise<EndorsementRow[]> {

@@ -1,10 +1,11 @@
 import type { Transaction, Updateable } from 'kysely';
 import type { Db } from '../../db/database.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import type { CustomersTable, Database, EndorsementRow } from '../../db/schema.js';
+import type { CustomersTable, Database } from '../../db/schema.js';
 import { inTransaction } from '../../db/transactions.js';
 import type { MasterKeyring } from '../../crypto/master-keys.js';
-import { DEFAULT_ENDORSEMENTS, expandEndorsements, type EndorsementName } from '../../domain/endorsements.js';
+import { CHECK_INPUTS } from '../../compliance/evaluation.js';
+import { DEFAULT_ENDORSEMENTS, expandEndorsements } from '../../domain/endorsements.js';
 import { DomainError, notFound, validationError } from '../../domain/errors.js';
 import { assertId, newId } from '../../domain/ids.js';
 import type { Scope } from '../../domain/scope.js';
@@ -16,11 +17,14 @@ import type { CustomerCreateBody, CustomerListQueryParams, CustomerPatchBody, Cu
 import * as repo from './customers.repo.js';
 import type { CustomerWithEndorsements, PublicCustomerRow } from './customers.repo.js';
 import { toCustomerView } from './customers.view.js';
+import { applyOutcome, evaluateWrite, patchMayMoveEndorsements, saveOutcome, toSubject } from './customer-compliance.js';
+import { insertEndorsements } from './endorsements.repo.js';
 
 /**
- * Writes take the database handle: create groups its statements with inTransaction; update is
- * one compare-and-set statement, atomic on its own. Either joins the caller's transaction when
- * given one, so an idempotency record commits with the write.
+ * Writes take the database handle and join the caller's transaction when given one, so an
+ * idempotency record commits with the write. Create, and a PATCH that may move endorsements,
+ * run as one transaction under the customer's row lock; a PATCH of profile fields alone is one
+ * compare-and-set statement, atomic on its own.
  */
 export interface CustomersService {
   create(db: Db, scope: Scope, input: CustomerCreateBody): Promise<CustomerView>;
@@ -29,8 +33,6 @@ export interface CustomersService {
   list(db: Db, scope: Scope, query: CustomerListQueryParams): Promise<Page<CustomerView> & { cursor: string | null }>;
 }
 
-/** Until the endorsement engine exists, requested endorsements wait here, unevaluated. */
-const REQUESTED_STATUS = 'INACTIVE';
 /** Compare-and-set rounds before a PATCH falls back to locking the row. */
 const OPTIMISTIC_ATTEMPTS = 3;
 
@@ -75,30 +77,59 @@ export function createCustomersService({ keyring }: { keyring: MasterKeyring }):
       }),
     );
     const names = expandEndorsements(input.endorsements ?? DEFAULT_ENDORSEMENTS);
-    const endorsements = await repo.insertEndorsements(trx, scope, id, names, REQUESTED_STATUS, now);
-    const customer = toCustomerView(row, endorsements);
+    const born = await insertEndorsements(trx, scope, id, names, now);
+    const outcome = evaluateWrite(scope, born, toSubject(row, pii), { checkInputChanged: true, named: new Set(names) });
+    const customer = toCustomerView(row, applyOutcome(born, outcome, now));
     await recordEvent(trx, scope, newEvent('customer.created', customer, now));
+    await saveOutcome(trx, scope, row, born, outcome, now);
     return customer;
   }
 
-  /** One read-plan-write round; undefined when another write changed the customer meanwhile. */
-  async function tryUpdate(db: Db, scope: Scope, id: string, patch: CustomerPatchBody, lock: boolean): Promise<CustomerView | undefined> {
-    const found = await repo.findCustomer(db, scope, id, { forUpdate: lock });
-    if (!found) throw notFound('customer');
-    const plan = await planPatch(keyring, db, scope, found, patch);
+  /**
+   * A PATCH that cannot move an endorsement: one read-plan-write round, compare-and-set on the
+   * version; undefined when another write changed the customer meanwhile.
+   */
+  async function tryProfileUpdate(db: Db, scope: Scope, found: CustomerWithEndorsements, patch: CustomerPatchBody): Promise<CustomerView | undefined> {
+    const plan = planPatch(found, patch, undefined);
     if (!plan) return toCustomerView(found.row, found.endorsements);
-    const customer = toCustomerView(plan.next, [...found.endorsements, ...plan.newEndorsements]);
+    const customer = toCustomerView(plan.next, found.endorsements);
     const applied = await withUniqueExternalId(() =>
-      repo.applyCustomerChange(db, scope, id, {
+      repo.applyCustomerChange(db, scope, found.row.id, {
         expectedVersion: found.version,
         changes: plan.changes,
-        newEndorsements: plan.newEndorsements.map((e) => e.name as EndorsementName),
-        endorsementStatus: REQUESTED_STATUS,
-        at: plan.at,
         event: newEvent('customer.updated', customer, plan.at),
       }),
     );
     return applied ? customer : undefined;
+  }
+
+  /** A PATCH that may move endorsements: under the row lock, with the PII opened for the checks. */
+  async function complianceUpdate(trx: Transaction<Database>, scope: Scope, id: string, patch: CustomerPatchBody): Promise<CustomerView> {
+    const found = await repo.findCustomer(trx, scope, id, { forUpdate: true });
+    if (!found) throw notFound('customer');
+    const sealed = await repo.findSealedPii(trx, scope, id);
+    const dataKey = openDataKey(keyring, scope, id, { sealed: sealed.data_key_sealed, masterKeyId: sealed.master_key_id });
+    const stored = openPii(dataKey, scope, id, sealed.pii_sealed);
+    const plan = planPatch(found, patch, { stored, dataKey, scope });
+    const at = plan?.at ?? new Date();
+    const next = plan?.next ?? found.row;
+    const named = expandEndorsements(patch.endorsements ?? []);
+    const born = await insertEndorsements(trx, scope, id, named, at);
+    const before = [...found.endorsements, ...born];
+    const outcome = evaluateWrite(scope, before, toSubject(next, plan?.pii ?? stored), {
+      checkInputChanged: plan?.checkInputChanged ?? false,
+      named: new Set(named),
+    });
+    const endorsements = applyOutcome(before, outcome, at);
+    const customer = toCustomerView(next, endorsements);
+    if (plan || born.length > 0) {
+      const changes = plan?.changes ?? { updated_at: at };
+      await withUniqueExternalId(() =>
+        repo.applyCustomerChange(trx, scope, id, { expectedVersion: found.version, changes, event: newEvent('customer.updated', customer, at) }),
+      );
+    }
+    await saveOutcome(trx, scope, next, before, outcome, at);
+    return customer;
   }
 
   return {
@@ -107,11 +138,14 @@ export function createCustomersService({ keyring }: { keyring: MasterKeyring }):
     async update(db, scope, id, patch) {
       assertId('customer', id);
       for (let attempt = 1; attempt <= OPTIMISTIC_ATTEMPTS; attempt++) {
-        const updated = await tryUpdate(db, scope, id, patch, false);
+        const found = await repo.findCustomer(db, scope, id);
+        if (!found) throw notFound('customer');
+        if (patchMayMoveEndorsements(patch, found.endorsements)) break;
+        const updated = await tryProfileUpdate(db, scope, found, patch);
         if (updated) return updated;
       }
-      // Contended: hold the row lock for one last attempt, which then cannot lose.
-      return inTransaction(db, async (trx) => (await tryUpdate(trx, scope, id, patch, true))!);
+      // Contended, or endorsements may move: under the row lock, which cannot lose.
+      return inTransaction(db, (trx) => complianceUpdate(trx, scope, id, patch));
     },
 
     async get(db, scope, id) {
@@ -135,31 +169,39 @@ export function createCustomersService({ keyring }: { keyring: MasterKeyring }):
   };
 }
 
+/** The opened PII, for a PATCH that changes it. */
+interface OpenedPii {
+  stored: CustomerPii;
+  dataKey: Buffer;
+  scope: Scope;
+}
+
 interface PatchPlan {
   /** Column values to write (PII sealed, metadata as JSON). */
   changes: Updateable<CustomersTable>;
   /** The row as it will read once written, for the response and the event. */
   next: PublicCustomerRow;
-  newEndorsements: EndorsementRow[];
+  /** The PII as it will be once written (the stored PII when the patch has none). */
+  pii: CustomerPii | undefined;
+  /** A field that a compliance check reads changed value. */
+  checkInputChanged: boolean;
   at: Date;
 }
 
-/** What a PATCH changes (spec 2.3), or undefined when it changes nothing. */
-async function planPatch(
-  keyring: MasterKeyring,
-  db: Db,
-  scope: Scope,
-  found: CustomerWithEndorsements,
-  patch: CustomerPatchBody,
-): Promise<PatchPlan | undefined> {
+/** What a PATCH changes in the customer (spec 2.3), or undefined when it changes nothing. */
+function planPatch(found: CustomerWithEndorsements, patch: CustomerPatchBody, opened: OpenedPii | undefined): PatchPlan | undefined {
   const current = found.row;
   const at = new Date();
   const changes: Updateable<CustomersTable> = {};
   const next: PublicCustomerRow = { ...current };
+  const changedFields = new Set<string>();
 
   for (const [field, column] of Object.entries(PROFILE_COLUMNS) as [keyof typeof PROFILE_COLUMNS, (typeof PROFILE_COLUMNS)[keyof typeof PROFILE_COLUMNS]][]) {
     const value = patch[field];
-    if (value !== undefined && value !== current[column]) changes[column] = next[column] = value;
+    if (value !== undefined && value !== current[column]) {
+      changes[column] = next[column] = value;
+      changedFields.add(field);
+    }
   }
   if (patch.signedAgreement === false && current.signed_agreement) {
     throw new DomainError('signed_agreement_irreversible', 'signedAgreement cannot be set back to false once accepted');
@@ -175,21 +217,23 @@ async function planPatch(
       next.metadata = merged;
     }
   }
+  let pii = opened?.stored;
   if (PII_FIELDS.some((field) => patch[field] !== undefined)) {
-    const sealed = await repo.findSealedPii(db, scope, current.id);
-    const dataKey = openDataKey(keyring, scope, current.id, { sealed: sealed.data_key_sealed, masterKeyId: sealed.master_key_id });
-    const stored = openPii(dataKey, scope, current.id, sealed.pii_sealed);
-    const merged = mergePii(stored, patch);
-    if (JSON.stringify(merged) !== JSON.stringify(stored)) changes.pii_sealed = sealPii(dataKey, scope, current.id, merged);
+    if (!opened) throw new Error('a PATCH of PII fields needs the stored PII opened');
+    const merged = mergePii(opened.stored, patch);
+    for (const field of PII_FIELDS) {
+      if (JSON.stringify(merged[field]) !== JSON.stringify(opened.stored[field])) changedFields.add(field);
+    }
+    if (JSON.stringify(merged) !== JSON.stringify(opened.stored)) {
+      changes.pii_sealed = sealPii(opened.dataKey, opened.scope, current.id, merged);
+      pii = merged;
+    }
   }
-  const existing = new Set(found.endorsements.map((e) => e.name));
-  const newEndorsements = expandEndorsements(patch.endorsements ?? [])
-    .filter((name) => !existing.has(name))
-    .map((name) => repo.requestedEndorsement(scope, current.id, name, REQUESTED_STATUS, at));
 
-  if (Object.keys(changes).length === 0 && newEndorsements.length === 0) return undefined;
+  if (Object.keys(changes).length === 0) return undefined;
   changes.updated_at = next.updated_at = at;
-  return { changes, next, newEndorsements, at };
+  const checkInputChanged = CHECK_INPUTS.some((field) => changedFields.has(field));
+  return { changes, next, pii, checkInputChanged, at };
 }
 
 function mergePii(stored: CustomerPii, input: CustomerPii): CustomerPii {

@@ -1,0 +1,52 @@
+/**
+ * Brings a personal name to the form the matcher compares: Latin letters only, lower case,
+ * spelling variants of transliteration folded together, particles dropped. "Aleksandr
+ * Kharitonov", "Alexander Charitonow" and "Александр Харитонов" come out close.
+ */
+
+const CYRILLIC: Record<string, string> = {
+  а: 'a', б: 'b', в: 'v', г: 'g', д: 'd', е: 'e', ё: 'e', ж: 'zh', з: 'z', и: 'i', й: 'i', к: 'k', л: 'l', м: 'm', н: 'n',
+  о: 'o', п: 'p', р: 'r', с: 's', т: 't', у: 'u', ф: 'f', х: 'kh', ц: 'ts', ч: 'ch', ш: 'sh', щ: 'shch', ъ: '', ы: 'y',
+  ь: '', э: 'e', ю: 'yu', я: 'ya', і: 'i', ї: 'i', є: 'e', ґ: 'g', ў: 'u',
+};
+
+/** Letters that Unicode decomposition does not reduce to ASCII. */
+const LATIN_EXTRA: Record<string, string> = { ß: 'ss', æ: 'ae', œ: 'oe', ø: 'o', ł: 'l', đ: 'd', ð: 'd', þ: 'th', ı: 'i' };
+
+/** Words that come and go between spellings of the same name. */
+const PARTICLES = new Set(['al', 'el', 'ul', 'bin', 'ibn', 'bint', 'ben', 'de', 'del', 'da', 'di', 'van', 'von', 'der', 'la', 'le']);
+
+/** Spelling folds, applied in order, for the usual romanisation differences. */
+const FOLDS: [RegExp, string][] = [
+  [/tch/g, 'ch'],
+  [/sch/g, 'sh'],
+  [/kh/g, 'h'],
+  [/ph/g, 'f'],
+  [/ck/g, 'k'],
+  [/q/g, 'k'],
+  [/x/g, 'ks'],
+  [/w/g, 'v'],
+  [/[yj]/g, 'i'],
+  [/ou|oo/g, 'u'],
+  [/ee/g, 'i'],
+  [/dh/g, 'd'],
+  [/th/g, 't'],
+  [/(.)\1+/g, '$1'],
+];
+
+function foldToken(token: string): string {
+  return FOLDS.reduce((t, [pattern, replacement]) => t.replace(pattern, replacement), token);
+}
+
+/** The name's tokens, normalised and folded, in their original order. */
+export function nameTokens(name: string): string[] {
+  const latin = [...name.toLowerCase()].map((ch) => CYRILLIC[ch] ?? LATIN_EXTRA[ch] ?? ch).join('');
+  return latin
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .replace(/[^a-z]+/g, ' ')
+    .trim()
+    .split(' ')
+    .filter((token) => token.length > 0 && !PARTICLES.has(token))
+    .map(foldToken);
+}

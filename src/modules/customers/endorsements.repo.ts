@@ -1,0 +1,197 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Transaction } from 'kysely';
+import type { Db } from '../../db/database.js';
+import type { Database, EndorsementRow } from '../../db/schema.js';
+import { INITIAL_STATUS, type Transition } from '../../compliance/endorsement-machine.js';
+import type { EndorsementState } from '../../compliance/evaluation.js';
+import type { EndorsementName, EndorsementStatus } from '../../domain/endorsements.js';
+import type { Scope } from '../../domain/scope.js';
+
+/**
+ * SQL for endorsement statuses, their history and evaluation jobs. Callers hold the
+ * customer's row lock (customers.repo findCustomer forUpdate, or a fresh insert), which is
+ * what serialises every change to one customer's endorsements.
+ */
+
+const NO_REQUIREMENTS = { complete: [], pending: [], missing: [], issues: [] };
+
+export function toEndorsementState(row: EndorsementRow): EndorsementState {
+  return {
+    name: row.name as EndorsementName,
+    status: row.status as EndorsementStatus,
+    requirements: row.requirements,
+    rejectionReasons: row.rejection_reasons,
+  };
+}
+
+/** Creates endorsements the customer does not have yet, at the initial status, with their birth in the history. */
+export async function insertEndorsements(
+  trx: Transaction<Database>,
+  scope: Scope,
+  customerId: string,
+  names: readonly EndorsementName[],
+  at: Date,
+): Promise<EndorsementRow[]> {
+  if (names.length === 0) return [];
+  const rows = await trx
+    .insertInto('customer_endorsements')
+    .values(
+      names.map((name) => ({
+        project_id: scope.projectId,
+        mode: scope.mode,
+        customer_id: customerId,
+        name,
+        status: INITIAL_STATUS,
+        requirements: JSON.stringify(NO_REQUIREMENTS),
+        rejection_reasons: '[]',
+        created_at: at,
+        updated_at: at,
+      })),
+    )
+    .onConflict((oc) => oc.columns(['project_id', 'mode', 'customer_id', 'name']).doNothing())
+    .returningAll()
+    .execute();
+  if (rows.length > 0) {
+    await trx
+      .insertInto('endorsement_history')
+      .values(
+        rows.map((row) => ({
+          project_id: scope.projectId,
+          mode: scope.mode,
+          customer_id: customerId,
+          name: row.name,
+          seq: 1,
+          from_status: null,
+          to_status: row.status,
+          cause: 'customer_update',
+          at,
+        })),
+      )
+      .execute();
+  }
+  return rows;
+}
+
+/** Writes an endorsement's new status and requirements. */
+export async function updateEndorsement(trx: Transaction<Database>, scope: Scope, customerId: string, state: EndorsementState, at: Date): Promise<void> {
+  await trx
+    .updateTable('customer_endorsements')
+    .set({
+      status: state.status,
+      requirements: JSON.stringify(state.requirements),
+      rejection_reasons: JSON.stringify(state.rejectionReasons),
+      updated_at: at,
+    })
+    .where('project_id', '=', scope.projectId)
+    .where('mode', '=', scope.mode)
+    .where('customer_id', '=', customerId)
+    .where('name', '=', state.name)
+    .execute();
+}
+
+/** Appends a move to the endorsement's history, right after its latest entry. */
+export async function appendHistory(
+  trx: Transaction<Database>,
+  scope: Scope,
+  customerId: string,
+  name: EndorsementName,
+  move: Transition,
+  at: Date,
+): Promise<void> {
+  await sql`
+    insert into endorsement_history (project_id, mode, customer_id, name, seq, from_status, to_status, cause, at)
+    select ${scope.projectId}, ${scope.mode}, ${customerId}, ${name}, coalesce(max(seq), 0) + 1, ${move.from}, ${move.to}, ${move.cause}, ${at}::timestamptz
+      from endorsement_history
+     where project_id = ${scope.projectId} and mode = ${scope.mode} and customer_id = ${customerId} and name = ${name}`.execute(trx);
+}
+
+export async function listHistory(db: Db, scope: Scope, customerId: string) {
+  return db
+    .selectFrom('endorsement_history')
+    .select(['name', 'seq', 'from_status', 'to_status', 'cause', 'at'])
+    .where('project_id', '=', scope.projectId)
+    .where('mode', '=', scope.mode)
+    .where('customer_id', '=', customerId)
+    .orderBy('name')
+    .orderBy('seq')
+    .execute();
+}
+
+/**
+ * Asks for the customer's endorsements to be checked. A job already waiting is replaced by
+ * this one (new job_id, due now, unclaimed): it carries the newer data.
+ */
+export async function enqueueEvaluation(trx: Transaction<Database>, scope: Scope, customerId: string, at: Date): Promise<void> {
+  await trx
+    .insertInto('evaluation_jobs')
+    .values({
+      project_id: scope.projectId,
+      mode: scope.mode,
+      customer_id: customerId,
+      job_id: randomUUID(),
+      run_after: at,
+      claimed_by: null,
+      claimed_until: null,
+      created_at: at,
+    })
+    .onConflict((oc) =>
+      oc.columns(['project_id', 'mode', 'customer_id']).doUpdateSet((eb) => ({
+        job_id: eb.ref('excluded.job_id'),
+        run_after: eb.ref('excluded.run_after'),
+        claimed_by: null,
+        claimed_until: null,
+        attempts: 0,
+      })),
+    )
+    .execute();
+}
+
+export interface ClaimedJob {
+  scope: Scope;
+  customerId: string;
+  jobId: string;
+  attempts: number;
+}
+
+/**
+ * Takes up to `limit` due jobs for `workerId` for `leaseSeconds`. SKIP LOCKED lets any number
+ * of workers claim side by side; the lease lets another worker take over a job whose worker died.
+ */
+export async function claimEvaluationJobs(db: Db, workerId: string, limit: number, leaseSeconds: number): Promise<ClaimedJob[]> {
+  const { rows } = await sql<{ project_id: string; mode: Scope['mode']; customer_id: string; job_id: string; attempts: number }>`
+    update evaluation_jobs j
+       set claimed_by = ${workerId}, claimed_until = now() + make_interval(secs => ${leaseSeconds}), attempts = j.attempts + 1
+      from (select project_id, mode, customer_id
+              from evaluation_jobs
+             where run_after <= now() and (claimed_until is null or claimed_until < now())
+             order by run_after
+             limit ${limit}
+             for update skip locked) due
+     where j.project_id = due.project_id and j.mode = due.mode and j.customer_id = due.customer_id
+    returning j.project_id, j.mode, j.customer_id, j.job_id, j.attempts`.execute(db);
+  return rows.map((r) => ({ scope: { projectId: r.project_id, mode: r.mode }, customerId: r.customer_id, jobId: r.job_id, attempts: r.attempts }));
+}
+
+/** Removes the job if it is still this one; false when a newer write replaced it. */
+export async function completeEvaluationJob(trx: Transaction<Database>, job: ClaimedJob): Promise<boolean> {
+  const deleted = await trx
+    .deleteFrom('evaluation_jobs')
+    .where('project_id', '=', job.scope.projectId)
+    .where('mode', '=', job.scope.mode)
+    .where('customer_id', '=', job.customerId)
+    .where('job_id', '=', job.jobId)
+    .executeTakeFirst();
+  return deleted.numDeletedRows === 1n;
+}
+
+/** Gives a failed job back, due again at `retryAt`, unless a newer write replaced it meanwhile. */
+export async function releaseEvaluationJob(db: Db, job: ClaimedJob, retryAt: Date): Promise<void> {
+  await db
+    .updateTable('evaluation_jobs')
+    .set({ claimed_by: null, claimed_until: null, run_after: retryAt })
+    .where('project_id', '=', job.scope.projectId)
+    .where('mode', '=', job.scope.mode)
+    .where('customer_id', '=', job.customerId)
+    .where('job_id', '=', job.jobId)
+    .execute();
+}

@@ -1,0 +1,127 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { afterVerification } from '../../compliance/evaluation.js';
+import type { VerificationProvider } from '../../compliance/verification-provider.js';
+import type { MasterKeyring } from '../../crypto/master-keys.js';
+import type { Db } from '../../db/database.js';
+import { inTransaction } from '../../db/transactions.js';
+import { openDataKey, openPii } from './customer-pii.js';
+import * as customers from './customers.repo.js';
+import { saveOutcome, toSubject } from './customer-compliance.js';
+import { claimEvaluationJobs, completeEvaluationJob, releaseEvaluationJob, toEndorsementState, type ClaimedJob } from './endorsements.repo.js';
+
+export interface EvaluationWorkerDeps {
+  db: Db;
+  keyring: MasterKeyring;
+  provider: VerificationProvider;
+  decision: 'auto' | 'manual';
+  log: Logger;
+  pollMs: number;
+}
+
+export interface EvaluationWorker {
+  /** Claims and evaluates due jobs until none is left; returns how many it evaluated. */
+  drain(): Promise<number>;
+  start(): void;
+  /** Finishes the jobs in hand, then stops. */
+  stop(): Promise<void>;
+}
+
+const BATCH = 8;
+/** Longer than any evaluation should take; past it, another worker may take the job over. */
+const LEASE_SECONDS = 60;
+/** Retry delay after a failed evaluation: doubles per attempt, at most an hour. */
+const retryDelayMs = (attempts: number) => Math.min(3_600_000, 1_000 * 2 ** Math.min(attempts, 12));
+
+/**
+ * Runs live-mode checks (spec 3.3) off the request path. Jobs are claimed with SKIP LOCKED and
+ * a lease, the customer's data is read and the provider called with no transaction open, then
+ * the outcome is stored under the customer's row lock, only if the job is still the current
+ * one: a write that came in meanwhile replaced it, and its own job carries the newer data.
+ */
+export function createEvaluationWorker({ db, keyring, provider, decision, log, pollMs }: EvaluationWorkerDeps): EvaluationWorker {
+  const workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+
+  async function evaluate(job: ClaimedJob): Promise<void> {
+    const { scope, customerId } = job;
+    const found = await customers.findCustomer(db, scope, customerId);
+    if (!found) return;
+    const sealed = await customers.findSealedPii(db, scope, customerId);
+    const dataKey = openDataKey(keyring, scope, customerId, { sealed: sealed.data_key_sealed, masterKeyId: sealed.master_key_id });
+    const pii = openPii(dataKey, scope, customerId, sealed.pii_sealed);
+    const result = await provider.verify(toSubject(found.row, pii), new Date());
+
+    const moves = await inTransaction(db, async (trx) => {
+      // The customer's lock first, as every customer write takes it before the job row.
+      const locked = await customers.findCustomer(trx, scope, customerId, { forUpdate: true });
+      if (!locked || !(await completeEvaluationJob(trx, job))) return undefined;
+      const outcome = afterVerification(locked.endorsements.map(toEndorsementState), toSubject(locked.row, pii), {
+        result,
+        decision,
+        ignoreMissing: false,
+        cause: 'check_result',
+      });
+      await saveOutcome(trx, scope, locked.row, locked.endorsements, outcome, new Date(), result.sanctionsHit);
+      return outcome.moves.map((m) => `${m.name}:${m.transition.from}>${m.transition.to}`);
+    });
+    log.info({ jobId: job.jobId, customerId, worker: workerId, moves: moves ?? 'superseded' }, 'evaluation finished');
+  }
+
+  async function runJob(job: ClaimedJob): Promise<void> {
+    try {
+      await evaluate(job);
+    } catch (err) {
+      log.error({ err, jobId: job.jobId, customerId: job.customerId }, 'evaluation failed; will retry');
+      await releaseEvaluationJob(db, job, new Date(Date.now() + retryDelayMs(job.attempts))).catch((releaseErr: unknown) =>
+        log.warn({ err: releaseErr }, 'could not release evaluation job; its lease will expire'),
+      );
+    }
+  }
+
+  async function drain(): Promise<number> {
+    let done = 0;
+    for (;;) {
+      const jobs = await claimEvaluationJobs(db, workerId, BATCH, LEASE_SECONDS);
+      if (jobs.length === 0) return done;
+      await Promise.all(jobs.map(runJob));
+      done += jobs.length;
+    }
+  }
+
+  async function run(): Promise<void> {
+    while (running) {
+      try {
+        await drain();
+      } catch (err) {
+        log.warn({ err }, 'evaluation worker could not claim jobs');
+      }
+      if (!running) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+  }
+
+  return {
+    drain,
+    start() {
+      if (running) return;
+      running = true;
+      loop = run();
+    },
+    async stop() {
+      running = false;
+      wake?.();
+      await loop;
+    },
+  };
+}
