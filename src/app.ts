@@ -20,6 +20,8 @@ import { customersRoutes } from './modules/customers/customers.routes.js';
 import { customerComponents } from './modules/customers/customers.schemas.js';
 import { createCustomersService } from './modules/customers/customers.service.js';
 import { createEndorsementControls } from './modules/customers/endorsement-controls.js';
+import { operatorRoutes } from './modules/operator/operator.routes.js';
+import { createOperatorService } from './modules/operator/operator.service.js';
 import { sandboxRoutes } from './modules/sandbox/sandbox.routes.js';
 import { systemRoutes } from './modules/system/system.routes.js';
 
@@ -85,11 +87,13 @@ export async function buildApp({ config, db, keyring, fastify: options = {} }: A
   await app.register(systemRoutes(db));
   await app.register(openApiRoutes);
   await app.register(authRoutes(tokens, new FailureCounter(config.authFailuresPerMinute)));
+  const controls = createEndorsementControls({ keyring });
   await app.register(async (api) => {
     api.addHook('onRequest', authenticate(tokens, limits));
     await api.register(customersRoutes(db, createCustomersService({ keyring })));
-    await api.register(sandboxRoutes(db, createEndorsementControls({ keyring })));
+    await api.register(sandboxRoutes(db, controls));
   }, { prefix: '/v0.9' });
+  await app.register(operatorRoutes(config.adminToken, createOperatorService({ db, keyring, controls })), { prefix: '/admin/v1' });
 
   return app;
 }

@@ -6,25 +6,10 @@ import { generateMasterKey, MASTER_KEY_FILE, readKeyFile } from '../crypto/maste
 import { resealUnderPrimary } from '../crypto/rotate-master-key.js';
 import { isId } from '../domain/ids.js';
 import type { Mode } from '../domain/scope.js';
-import { createLogger } from '../http/logging.js';
 import { createKeysService } from '../modules/auth/keys.service.js';
 import { rotateSigningKey } from '../modules/auth/signing-keys.js';
-import { openRuntime, type Runtime } from '../runtime.js';
-
-/**
- * The operator's command line. Each command opens the same database the server uses
- * (DATABASE_URL, or the embedded one in OMS_DATA_DIR, joined as a guest when a server is
- * running on it) and works whether or not a server is up.
- */
-async function withRuntime<T>(work: (runtime: Runtime, config: ReturnType<typeof loadConfig>) => Promise<T>): Promise<T> {
-  const config = loadConfig();
-  const runtime = await openRuntime(config, createLogger('warn', process.stderr), 'cli');
-  try {
-    return await work(runtime, config);
-  } finally {
-    await runtime.database.close();
-  }
-}
+import { addReviewCommands } from './review-commands.js';
+import { withRuntime } from './with-runtime.js';
 
 function parseMode(value: string): Mode {
   if (value !== 'sandbox' && value !== 'live') throw new InvalidArgumentError('must be sandbox or live');
@@ -36,6 +21,7 @@ function parseProject(value: string): string {
   return value;
 }
 
+/** The operator's command line; every command works whether or not a server is running (see with-runtime.ts). */
 const program = new Command('oms').description('Operate an oms-server installation').showHelpAfterError();
 
 const keys = program.command('keys').description('API keys');
@@ -111,6 +97,8 @@ masterKey
       `re-sealed ${report.customerDataKeys} customer data keys, ${report.signingKeys} signing keys, ${report.secrets} server secrets\n`,
     );
   });
+
+addReviewCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`oms: ${(err as Error).message}\n`);

@@ -6,18 +6,18 @@ import { afterVerification, chain, forceStatus, SAMPLE_ISSUES, type EndorsementS
  * customer's lastName asks for another outcome. The moves are the same legal ones live
  * mode makes, so integrators see the sequences of statuses and events they will see in live.
  */
-const FORCED_BY_LAST_NAME = {
-  issues: 'issues',
-  rejected: 'reject',
-  pending: 'pending',
-  revoked: 'revoke',
-} as const;
+type SandboxOutcome = 'approve' | 'issues' | 'reject' | 'pending' | 'revoke';
 
-type SandboxOutcome = 'approve' | (typeof FORCED_BY_LAST_NAME)[keyof typeof FORCED_BY_LAST_NAME];
+// A Map, not an object literal: a lastName like "__proto__" or "constructor" must not find anything.
+const FORCED_BY_LAST_NAME = new Map<string, SandboxOutcome>([
+  ['issues', 'issues'],
+  ['rejected', 'reject'],
+  ['pending', 'pending'],
+  ['revoked', 'revoke'],
+]);
 
 export function sandboxOutcome(lastName: string | null): SandboxOutcome {
-  const key = (lastName ?? '').trim().toLowerCase();
-  return key in FORCED_BY_LAST_NAME ? FORCED_BY_LAST_NAME[key as keyof typeof FORCED_BY_LAST_NAME] : 'approve';
+  return FORCED_BY_LAST_NAME.get((lastName ?? '').trim().toLowerCase()) ?? 'approve';
 }
 
 /** Decides endorsements whose checks are due, as the sandbox's lastName rules say. */

@@ -112,6 +112,19 @@ export interface EvaluationJobsTable {
   created_at: Date;
 }
 
+export interface OperatorAuditTable {
+  project_id: string;
+  mode: Mode;
+  id: string;
+  operator: string;
+  action: string;
+  customer_id: string;
+  endorsement: string | null;
+  reason: string | null;
+  detail: ColumnType<Record<string, unknown>, string, string>;
+  at: Date;
+}
+
 export interface EventsTable {
   project_id: string;
   mode: Mode;
@@ -143,6 +156,7 @@ export interface Database {
   customer_endorsements: CustomerEndorsementsTable;
   endorsement_history: EndorsementHistoryTable;
   evaluation_jobs: EvaluationJobsTable;
+  operator_audit: OperatorAuditTable;
   events: EventsTable;
   idempotency_keys: IdempotencyKeysTable;
 }

@@ -1,0 +1,101 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { DomainError } from '../../domain/errors.js';
+import { errorResponses } from '../../http/route-docs.js';
+import { Customer } from '../customers/customers.schemas.js';
+import {
+  ComplianceRecord,
+  CustomerIdParams,
+  DecisionBody,
+  DecisionParams,
+  OffboardBody,
+  OperatorHeaders,
+  ReviewQueue,
+  ReviewQueueQuery,
+} from './operator.schemas.js';
+import type { OperatorService } from './operator.service.js';
+
+const tags = ['Operator'];
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/**
+ * /admin/v1: the operator's endpoints, behind `Authorization: Bearer <OMS_ADMIN_TOKEN>`, and
+ * absent (404) when no admin token is configured. API keys never open them.
+ */
+export function operatorRoutes(adminToken: string | undefined, operator: OperatorService): FastifyPluginAsyncTypebox {
+  const expected = adminToken === undefined ? undefined : digest(adminToken);
+  const authorize = async (request: FastifyRequest) => {
+    if (!expected) throw new DomainError('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`);
+    const token = /^bearer +(.+)$/i.exec(request.headers.authorization ?? '')?.[1];
+    // Digests first, so the comparison takes the same time whatever the token's length.
+    if (!token || !timingSafeEqual(digest(token), expected)) throw new DomainError('unauthorized', 'send the admin token as "Authorization: Bearer <OMS_ADMIN_TOKEN>"');
+  };
+  const operatorOf = (request: FastifyRequest) => request.headers['x-operator'] as string;
+
+  return async (app) => {
+    app.addHook('onRequest', authorize);
+
+    app.get(
+      '/review-queue',
+      {
+        schema: {
+          operationId: 'operatorReviewQueue',
+          summary: 'Endorsements awaiting a decision, longest waiting first',
+          tags,
+          headers: OperatorHeaders,
+          querystring: ReviewQueueQuery,
+          response: { 200: ReviewQueue, ...errorResponses(400, 401) },
+        },
+      },
+      async (request) => ({ object: 'list' as const, data: await operator.queue(request.query.status ?? 'PENDING', request.query.limit, request.query.mode) }),
+    );
+
+    app.get(
+      '/customers/:customerId/compliance',
+      {
+        schema: {
+          operationId: 'operatorComplianceRecord',
+          summary: "A customer's full compliance record, PII included (audited)",
+          tags,
+          headers: OperatorHeaders,
+          params: CustomerIdParams,
+          response: { 200: ComplianceRecord, ...errorResponses(400, 401, 404) },
+        },
+      },
+      (request) => operator.record(operatorOf(request), request.params.customerId),
+    );
+
+    app.post(
+      '/customers/:customerId/endorsements/:name/decisions',
+      {
+        schema: {
+          operationId: 'operatorDecideEndorsement',
+          summary: 'Approve, mark issues, revoke or reject an endorsement (audited)',
+          tags,
+          headers: OperatorHeaders,
+          params: DecisionParams,
+          body: DecisionBody,
+          response: { 200: Customer, ...errorResponses(400, 401, 404, 409) },
+        },
+      },
+      (request) => operator.decide(operatorOf(request), request.params.customerId, request.params.name, request.body),
+    );
+
+    app.post(
+      '/customers/:customerId/offboard',
+      {
+        schema: {
+          operationId: 'operatorOffboardCustomer',
+          summary: 'Offboard a customer: every endorsement OFFBOARDED, the customer inactive (audited)',
+          tags,
+          headers: OperatorHeaders,
+          params: CustomerIdParams,
+          body: OffboardBody,
+          response: { 200: Customer, ...errorResponses(400, 401, 404) },
+        },
+      },
+      (request) => operator.offboard(operatorOf(request), request.params.customerId, request.body.reason),
+    );
+  };
+}

@@ -1,0 +1,112 @@
+import Type from 'typebox';
+import { ISSUE_CODES } from '../../compliance/checks/issue-codes.js';
+import { ENDORSEMENT_NAMES, ENDORSEMENT_STATUSES, type EndorsementName, type EndorsementStatus } from '../../domain/endorsements.js';
+import { Nullable, Timestamp } from '../../http/schema-helpers.js';
+import { Customer } from '../customers/customers.schemas.js';
+import { OPERATOR_ACTIONS, type OperatorAction } from './operator.service.js';
+
+const Status = Type.Unsafe<EndorsementStatus>({ type: 'string', enum: [...ENDORSEMENT_STATUSES] });
+const Name = Type.Unsafe<EndorsementName>({ type: 'string', enum: [...ENDORSEMENT_NAMES] });
+const Mode = Type.Unsafe<'live' | 'sandbox'>({ type: 'string', enum: ['live', 'sandbox'] });
+const Reason = Type.String({ minLength: 1, maxLength: 1000, description: "The operator's why, kept in the audit log." });
+const Requirements = Type.Object({
+  complete: Type.Array(Type.String()),
+  pending: Type.Array(Type.String()),
+  missing: Type.Array(Type.String()),
+  issues: Type.Array(Type.String()),
+});
+
+export const OperatorHeaders = Type.Object({
+  'x-operator': Type.String({ minLength: 1, maxLength: 200, description: 'Who is acting, for the audit log (e.g. an email address).' }),
+});
+
+export const ReviewQueueQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Unsafe<EndorsementStatus>({ type: 'string', enum: [...ENDORSEMENT_STATUSES], default: 'PENDING' })),
+    mode: Type.Optional(Mode),
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+  },
+  { additionalProperties: false },
+);
+
+export const ReviewQueue = Type.Object({
+  object: Type.Literal('list'),
+  data: Type.Array(
+    Type.Object({
+      projectId: Type.String(),
+      mode: Mode,
+      customerId: Type.String(),
+      endorsement: Name,
+      status: Status,
+      requirements: Requirements,
+      since: Timestamp,
+    }),
+  ),
+});
+
+export const CustomerIdParams = Type.Object({ customerId: Type.String() });
+export const DecisionParams = Type.Object({ customerId: Type.String(), name: Name });
+
+export const DecisionBody = Type.Object(
+  {
+    action: Type.Unsafe<OperatorAction>({ type: 'string', enum: [...OPERATOR_ACTIONS] }),
+    reason: Reason,
+    issues: Type.Optional(
+      Type.Array(Type.Unsafe<(typeof ISSUE_CODES)[number]>({ type: 'string', enum: [...ISSUE_CODES] }), {
+        minItems: 1,
+        uniqueItems: true,
+        description: 'Required for markIssues and revoke.',
+      }),
+    ),
+    rejectionReasons: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { developerReason: Type.String({ minLength: 1, maxLength: 500 }), reason: Type.String({ minLength: 1, maxLength: 500 }) },
+          { additionalProperties: false },
+        ),
+        { minItems: 1, maxItems: 10, description: 'Required for reject: developerReason for the developer, reason safe to show the customer.' },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const OffboardBody = Type.Object({ reason: Reason }, { additionalProperties: false });
+
+const Address = Type.Object({
+  line1: Type.String(),
+  line2: Type.Optional(Type.String()),
+  city: Type.String(),
+  state: Type.Optional(Type.String()),
+  country: Type.String(),
+  zipCode: Type.Optional(Type.String()),
+});
+const Document = Type.Object({ type: Type.String(), issuingCountry: Type.String(), number: Type.String(), expiresOn: Type.Optional(Type.String()) });
+
+export const ComplianceRecord = Type.Object({
+  projectId: Type.String(),
+  mode: Mode,
+  customer: Customer,
+  pii: Type.Object(
+    {
+      birthDate: Type.Optional(Type.String()),
+      ipAddress: Type.Optional(Type.String()),
+      residentialAddress: Type.Optional(Address),
+      identifyingInformation: Type.Optional(Type.Array(Document)),
+    },
+    { description: 'The write-only fields, decrypted. Every read is audited.' },
+  ),
+  history: Type.Array(
+    Type.Object({ endorsement: Type.String(), seq: Type.Integer(), from: Nullable(Type.String()), to: Type.String(), cause: Type.String(), at: Timestamp }),
+  ),
+  audit: Type.Array(
+    Type.Object({
+      operator: Type.String(),
+      action: Type.String(),
+      endorsement: Nullable(Type.String()),
+      reason: Nullable(Type.String()),
+      detail: Type.Record(Type.String(), Type.Unknown()),
+      at: Timestamp,
+    }),
+  ),
+});
