@@ -31,6 +31,7 @@ async function main(): Promise<void> {
   await app.listen({ port: config.port, host: config.host });
   const worker = createEvaluationWorker({
     db: database.db,
+    listenTo: database.pool.options,
     keyring,
     provider: localProviderFromConfig(config),
     decision: config.kycDecision,

@@ -109,12 +109,12 @@ describe('SSN', () => {
     ['123-45-0001', 'serial 0001'],
     ['123-45-9999', 'serial 9999'],
     [' 123-45-6789 ', 'surrounding spaces are ignored'],
-    // Dashes are optional one by one, not all or nothing; documented here as it behaves.
-    ['123-456789', 'only the first dash'],
-    ['12345-6789', 'only the second dash'],
   ];
 
   const invalid: [string, string][] = [
+    // Both dashes or none: a half-dashed number is a typo, not a shape.
+    ['123-456789', 'only the first dash'],
+    ['12345-6789', 'only the second dash'],
     ['000-12-3456', 'area 000'],
     ['000123456', 'area 000, undashed'],
     ['666-12-3456', 'area 666'],

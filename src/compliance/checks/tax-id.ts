@@ -1,10 +1,10 @@
 /**
  * Shape rules for US taxpayer numbers, as the Social Security Administration and the IRS
- * publish them. Nine digits, dashes optional (123-45-6789 or 123456789).
+ * publish them. Nine digits, written 123-45-6789 or 123456789.
  */
 function digits(value: string): string | undefined {
-  const match = /^(\d{3})-?(\d{2})-?(\d{4})$/.exec(value.trim());
-  return match ? match.slice(1).join('') : undefined;
+  const trimmed = value.trim();
+  return /^\d{3}-\d{2}-\d{4}$/.test(trimmed) ? trimmed.replaceAll('-', '') : /^\d{9}$/.test(trimmed) ? trimmed : undefined;
 }
 
 /** SSN: area not 000, 666 or 900–999; group not 00; serial not 0000. */

@@ -38,15 +38,42 @@ function foldToken(token: string): string {
   return FOLDS.reduce((t, [pattern, replacement]) => t.replace(pattern, replacement), token);
 }
 
+/** Prefixes written as a word of their own or joined to the next ("Abdul Aziz", "Abdulaziz"): always joined. */
+const JOINED_PREFIXES = new Set(['abd', 'abdul', 'abdel', 'abdal', 'abdol', 'abdoul']);
+
+/**
+ * A particle is dropped only before another word, and only while two words remain: "Nguyen
+ * Van Le" keeps its "Le", a surname, and a short name never shrinks to a single word.
+ */
+function dropParticles(tokens: string[]): string[] {
+  const kept = tokens.filter((token, i) => !(PARTICLES.has(token) && i < tokens.length - 1));
+  return kept.length >= 2 ? kept : tokens;
+}
+
+function joinPrefixes(tokens: string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    const next = tokens[i + 1];
+    if (JOINED_PREFIXES.has(token) && next !== undefined) {
+      joined.push(token + next);
+      i++;
+    } else {
+      joined.push(token);
+    }
+  }
+  return joined;
+}
+
 /** The name's tokens, normalised and folded, in their original order. */
 export function nameTokens(name: string): string[] {
   const latin = [...name.toLowerCase()].map((ch) => CYRILLIC[ch] ?? LATIN_EXTRA[ch] ?? ch).join('');
-  return latin
+  const words = latin
     .normalize('NFKD')
     .replace(/\p{M}/gu, '')
     .replace(/[^a-z]+/g, ' ')
     .trim()
     .split(' ')
-    .filter((token) => token.length > 0 && !PARTICLES.has(token))
-    .map(foldToken);
+    .filter((token) => token.length > 0);
+  return joinPrefixes(dropParticles(words)).map(foldToken);
 }

@@ -117,6 +117,9 @@ export async function listHistory(db: Db, scope: Scope, customerId: string) {
     .execute();
 }
 
+/** Workers LISTEN here; PostgreSQL delivers the notification only if the enqueuing transaction commits. */
+export const EVALUATION_CHANNEL = 'oms_evaluation_jobs';
+
 /**
  * Asks for the customer's endorsements to be checked. A job already waiting is replaced by
  * this one (new job_id, due now, unclaimed): it carries the newer data.
@@ -144,6 +147,7 @@ export async function enqueueEvaluation(trx: Transaction<Database>, scope: Scope
       })),
     )
     .execute();
+  await sql`select pg_notify(${EVALUATION_CHANNEL}, '')`.execute(trx);
 }
 
 export interface ClaimedJob {

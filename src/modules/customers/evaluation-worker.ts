@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import type { Logger } from 'pino';
 import { afterVerification } from '../../compliance/evaluation.js';
 import type { VerificationProvider } from '../../compliance/verification-provider.js';
@@ -9,14 +10,24 @@ import { inTransaction } from '../../db/transactions.js';
 import { openDataKey, openPii } from './customer-pii.js';
 import * as customers from './customers.repo.js';
 import { saveOutcome, toSubject } from './customer-compliance.js';
-import { claimEvaluationJobs, completeEvaluationJob, releaseEvaluationJob, toEndorsementState, type ClaimedJob } from './endorsements.repo.js';
+import {
+  claimEvaluationJobs,
+  completeEvaluationJob,
+  EVALUATION_CHANNEL,
+  releaseEvaluationJob,
+  toEndorsementState,
+  type ClaimedJob,
+} from './endorsements.repo.js';
 
 export interface EvaluationWorkerDeps {
   db: Db;
+  /** Where to open the LISTEN connection that wakes the worker when a job is committed. */
+  listenTo: pg.ClientConfig;
   keyring: MasterKeyring;
   provider: VerificationProvider;
   decision: 'auto' | 'manual';
   log: Logger;
+  /** Polling is the fallback when a notification is missed (connection lost, another database). */
   pollMs: number;
 }
 
@@ -40,11 +51,40 @@ const retryDelayMs = (attempts: number) => Math.min(3_600_000, 1_000 * 2 ** Math
  * the outcome is stored under the customer's row lock, only if the job is still the current
  * one: a write that came in meanwhile replaced it, and its own job carries the newer data.
  */
-export function createEvaluationWorker({ db, keyring, provider, decision, log, pollMs }: EvaluationWorkerDeps): EvaluationWorker {
+export function createEvaluationWorker({ db, listenTo, keyring, provider, decision, log, pollMs }: EvaluationWorkerDeps): EvaluationWorker {
   const workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   let running = false;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
+  let pending = false;
+  let listener: pg.Client | undefined;
+
+  const nudge = () => {
+    pending = true;
+    wake?.();
+  };
+
+  /** Best effort: without it the worker still finds every job by polling. */
+  async function listen(): Promise<void> {
+    const client = new pg.Client({ ...listenTo, application_name: 'oms-evaluation-listener' });
+    client.on('notification', nudge);
+    client.on('error', (err) => {
+      log.warn({ err }, 'evaluation listener lost its connection; polling until it is back');
+      listener = undefined;
+      void client.end().catch(() => undefined);
+      if (running) setTimeout(() => void listen(), pollMs * 20).unref();
+    });
+    try {
+      await client.connect();
+      await client.query(`listen ${EVALUATION_CHANNEL}`);
+      if (!running) return void (await client.end());
+      listener = client;
+    } catch (err) {
+      log.warn({ err }, 'evaluation listener could not connect; polling until it can');
+      await client.end().catch(() => undefined);
+      if (running) setTimeout(() => void listen(), pollMs * 20).unref();
+    }
+  }
 
   async function evaluate(job: ClaimedJob): Promise<void> {
     const { scope, customerId } = job;
@@ -94,12 +134,15 @@ export function createEvaluationWorker({ db, keyring, provider, decision, log, p
 
   async function run(): Promise<void> {
     while (running) {
+      pending = false;
       try {
         await drain();
       } catch (err) {
         log.warn({ err }, 'evaluation worker could not claim jobs');
       }
       if (!running) break;
+      // A notification that arrived while draining means another round at once.
+      if (pending) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, pollMs);
         wake = () => {
@@ -116,12 +159,14 @@ export function createEvaluationWorker({ db, keyring, provider, decision, log, p
     start() {
       if (running) return;
       running = true;
+      void listen();
       loop = run();
     },
     async stop() {
       running = false;
       wake?.();
       await loop;
+      await listener?.end().catch(() => undefined);
     },
   };
 }
