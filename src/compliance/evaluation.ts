@@ -256,10 +256,7 @@ export function forceStatus(
       state.requirements = { ...fields, issues: detail.issues ?? SAMPLE_ISSUES };
       break;
     case 'PENDING':
-      state.requirements = { ...fields, missing: [], pending: [...fields.pending, MANUAL_REVIEW], issues: [] };
-      break;
-    case 'ACTIVE':
-      state.requirements = { complete: [...fields.complete, ...fields.pending, ...fields.missing], pending: [], missing: [], issues: [] };
+      state.requirements = { ...fields, pending: [...fields.pending, MANUAL_REVIEW], issues: [] };
       break;
     default:
       state.requirements = { ...fields, issues: detail.issues ?? [] };

@@ -23,10 +23,11 @@ export function newEvent(type: EventType, object: unknown, at: Date, detail: Rec
   return { id: newId('event'), type, data: JSON.stringify({ object, ...detail }), createdAt: at };
 }
 
-/** Writes an event inside the transaction of a multi-statement change. */
-export async function recordEvent(trx: Transaction<Database>, scope: Scope, event: OutboxEvent): Promise<void> {
+/** Writes events inside the transaction of a multi-statement change, in one statement. */
+export async function recordEvents(trx: Transaction<Database>, scope: Scope, events: readonly OutboxEvent[]): Promise<void> {
+  if (events.length === 0) return;
   await trx
     .insertInto('events')
-    .values({ project_id: scope.projectId, mode: scope.mode, id: event.id, type: event.type, data: event.data, created_at: event.createdAt })
+    .values(events.map((event) => ({ project_id: scope.projectId, mode: scope.mode, id: event.id, type: event.type, data: event.data, created_at: event.createdAt })))
     .execute();
 }

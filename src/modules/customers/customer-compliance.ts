@@ -6,12 +6,12 @@ import type { ComplianceSubject } from '../../compliance/subject.js';
 import type { Database, EndorsementRow } from '../../db/schema.js';
 import type { EndorsementName, EndorsementStatus } from '../../domain/endorsements.js';
 import type { Scope } from '../../domain/scope.js';
-import { newEvent, recordEvent, type OutboxEvent } from '../../events/outbox.js';
+import { newEvent, recordEvents, type OutboxEvent } from '../../events/outbox.js';
 import { PII_FIELDS, type CustomerPii } from './customer-pii.js';
 import type { CustomerPatchBody } from './customers.schemas.js';
 import { bumpCustomerVersion, type PublicCustomerRow } from './customers.repo.js';
 import { toCustomerView } from './customers.view.js';
-import { appendHistory, enqueueEvaluation, toEndorsementState, updateEndorsement } from './endorsements.repo.js';
+import { appendHistory, enqueueEvaluation, toEndorsementState, updateEndorsements } from './endorsements.repo.js';
 
 /**
  * Where the customers module meets the compliance engine: what a write means for the
@@ -93,17 +93,19 @@ export async function saveOutcome(
   before: readonly EndorsementRow[],
   outcome: EvaluationOutcome,
   at: Date,
-  review?: SanctionsHit,
+  options: { review?: SanctionsHit | undefined; alsoRecord?: OutboxEvent[] } = {},
 ): Promise<EndorsementRow[]> {
   const after = applyOutcome(before, outcome, at);
   const changed = after.filter((row, i) => row !== before[i]);
-  for (const row of changed) await updateEndorsement(trx, scope, customer.id, toEndorsementState(row), at);
-  if (changed.length > 0) await bumpCustomerVersion(trx, scope, customer.id);
+  if (changed.length > 0) {
+    await updateEndorsements(trx, scope, customer.id, changed.map(toEndorsementState), at);
+    await bumpCustomerVersion(trx, scope, customer.id);
+  }
+  await appendHistory(trx, scope, customer.id, outcome.moves, at);
 
   const view = toCustomerView(customer, after);
-  const events: OutboxEvent[] = [];
+  const events: OutboxEvent[] = [...(options.alsoRecord ?? [])];
   for (const { name, transition } of outcome.moves) {
-    await appendHistory(trx, scope, customer.id, name, transition, at);
     const detail = { endorsement: { name, status: transition.to, previousStatus: transition.from } };
     events.push(newEvent('customer.endorsement.updated', view, at, detail));
     if (transition.to === 'ACTIVE') events.push(newEvent('customer.endorsement.granted', view, at, detail));
@@ -111,9 +113,10 @@ export async function saveOutcome(
   }
   if (outcome.underReview) {
     const names = outcome.endorsements.filter((e) => e.requirements.issues.includes('sanctionsMatch')).map((e) => e.name);
-    events.push(newEvent('underReview', view, at, { review: { reason: 'sanctionsMatch', endorsements: names, watchlistEntryId: review?.entryId ?? null } }));
+    const watchlistEntryId = options.review?.entryId ?? null;
+    events.push(newEvent('underReview', view, at, { review: { reason: 'sanctionsMatch', endorsements: names, watchlistEntryId } }));
   }
-  for (const event of events) await recordEvent(trx, scope, event);
+  await recordEvents(trx, scope, events);
   if (outcome.checksDue && scope.mode === 'live') await enqueueEvaluation(trx, scope, customer.id, at);
   return after;
 }

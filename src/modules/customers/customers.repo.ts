@@ -54,6 +54,12 @@ export async function findCustomer(
   id: string,
   options: { forUpdate?: boolean } = {},
 ): Promise<CustomerWithEndorsements | undefined> {
+  if (options.forUpdate) {
+    // Lock first, read after, in two statements: a statement that waited for the lock sees the
+    // new customer row but, in its subqueries, the endorsements as they were before the wait.
+    const locked = await sql`select 1 from customers where project_id = ${scope.projectId} and mode = ${scope.mode} and id = ${id} for update`.execute(db);
+    if (locked.rows.length === 0) return undefined;
+  }
   const { rows } = await sql<PublicCustomerRow & { version: string; endorsements: EndorsementJson[] }>`
     select ${CUSTOMER_SELECT}, c.version,
       (select coalesce(json_agg(e order by e.name), '[]')
@@ -61,8 +67,7 @@ export async function findCustomer(
                  from customer_endorsements
                 where project_id = c.project_id and mode = c.mode and customer_id = c.id) e) as endorsements
       from customers c
-     where c.project_id = ${scope.projectId} and c.mode = ${scope.mode} and c.id = ${id}
-     ${options.forUpdate ? sql`for update of c` : sql``}`.execute(db);
+     where c.project_id = ${scope.projectId} and c.mode = ${scope.mode} and c.id = ${id}`.execute(db);
   const found = rows[0];
   if (!found) return undefined;
   const { endorsements, version, ...row } = found;

@@ -9,7 +9,7 @@ import { DEFAULT_ENDORSEMENTS, expandEndorsements } from '../../domain/endorseme
 import { DomainError, notFound, validationError } from '../../domain/errors.js';
 import { assertId, newId } from '../../domain/ids.js';
 import type { Scope } from '../../domain/scope.js';
-import { newEvent, recordEvent } from '../../events/outbox.js';
+import { newEvent } from '../../events/outbox.js';
 import { parsePageQuery, toPage, type Page } from '../../http/pagination.js';
 import { type CustomerPii, newDataKey, openDataKey, openPii, PII_FIELDS, sealPii } from './customer-pii.js';
 import { mergeIdentifyingInformation, mergeMetadata } from './customer-patch-rules.js';
@@ -80,8 +80,7 @@ export function createCustomersService({ keyring }: { keyring: MasterKeyring }):
     const born = await insertEndorsements(trx, scope, id, names, now);
     const outcome = evaluateWrite(scope, born, toSubject(row, pii), { checkInputChanged: true, named: new Set(names) });
     const customer = toCustomerView(row, applyOutcome(born, outcome, now));
-    await recordEvent(trx, scope, newEvent('customer.created', customer, now));
-    await saveOutcome(trx, scope, row, born, outcome, now);
+    await saveOutcome(trx, scope, row, born, outcome, now, { alsoRecord: [newEvent('customer.created', customer, now)] });
     return customer;
   }
 
@@ -112,9 +111,14 @@ export function createCustomersService({ keyring }: { keyring: MasterKeyring }):
     const stored = openPii(dataKey, scope, id, sealed.pii_sealed);
     const plan = planPatch(found, patch, { stored, dataKey, scope });
     const at = plan?.at ?? new Date();
-    const next = plan?.next ?? found.row;
     const named = expandEndorsements(patch.endorsements ?? []);
-    const born = await insertEndorsements(trx, scope, id, named, at);
+    const requested = named.filter((name) => !found.endorsements.some((e) => e.name === name));
+    if (requested.length > 0 && found.row.status === 'inactive') {
+      throw new DomainError('customer_inactive', 'the customer was offboarded: no endorsement can be requested');
+    }
+    const born = await insertEndorsements(trx, scope, id, requested, at);
+    // A new endorsement changes the customer even when no field does.
+    const next = plan?.next ?? (born.length > 0 ? { ...found.row, updated_at: at } : found.row);
     const before = [...found.endorsements, ...born];
     const outcome = evaluateWrite(scope, before, toSubject(next, plan?.pii ?? stored), {
       checkInputChanged: plan?.checkInputChanged ?? false,

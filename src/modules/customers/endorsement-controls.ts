@@ -72,10 +72,10 @@ export function createEndorsementControls({ keyring }: { keyring: MasterKeyring 
           throw validationError('/issues', 'only applies to ISSUES and REVOKED_ISSUES');
         }
         if (detail.rejectionReasons && target !== 'REJECTED') throw validationError('/rejectionReasons', 'only applies to REJECTED');
-        if (target === 'OFFBOARDED') return offboardLocked(trx, scope, customerId, cause);
         const { found, subject } = await lockCustomer(trx, scope, customerId);
         const current = found.endorsements.find((e) => e.name === name);
         if (!current) throw new DomainError('not_found', `the customer has not requested the ${name} endorsement`);
+        if (target === 'OFFBOARDED') return offboardLocked(trx, scope, customerId, cause);
         const outcome = forceStatus(found.endorsements.map(toEndorsementState), subject, name, target, detail, cause);
         if (!outcome) {
           const legal = legalTargets(current.status as EndorsementStatus);

@@ -72,37 +72,39 @@ export async function insertEndorsements(
   return rows;
 }
 
-/** Writes an endorsement's new status and requirements. */
-export async function updateEndorsement(trx: Transaction<Database>, scope: Scope, customerId: string, state: EndorsementState, at: Date): Promise<void> {
-  await trx
-    .updateTable('customer_endorsements')
-    .set({
-      status: state.status,
-      requirements: JSON.stringify(state.requirements),
-      rejection_reasons: JSON.stringify(state.rejectionReasons),
-      updated_at: at,
-    })
-    .where('project_id', '=', scope.projectId)
-    .where('mode', '=', scope.mode)
-    .where('customer_id', '=', customerId)
-    .where('name', '=', state.name)
-    .execute();
+/** Writes endorsements' new statuses and requirements, in one statement. */
+export async function updateEndorsements(trx: Transaction<Database>, scope: Scope, customerId: string, states: readonly EndorsementState[], at: Date): Promise<void> {
+  if (states.length === 0) return;
+  const rows = states.map(
+    (state) => sql`(${state.name}, ${state.status}, ${JSON.stringify(state.requirements)}::jsonb, ${JSON.stringify(state.rejectionReasons)}::jsonb)`,
+  );
+  await sql`
+    update customer_endorsements e
+       set status = v.status, requirements = v.requirements, rejection_reasons = v.rejection_reasons, updated_at = ${at}::timestamptz
+      from (values ${sql.join(rows)}) as v(name, status, requirements, rejection_reasons)
+     where e.project_id = ${scope.projectId} and e.mode = ${scope.mode} and e.customer_id = ${customerId} and e.name = v.name`.execute(trx);
 }
 
-/** Appends a move to the endorsement's history, right after its latest entry. */
-export async function appendHistory(
-  trx: Transaction<Database>,
-  scope: Scope,
-  customerId: string,
-  name: EndorsementName,
-  move: Transition,
-  at: Date,
-): Promise<void> {
+export interface HistoryMove {
+  name: EndorsementName;
+  transition: Transition;
+}
+
+/**
+ * Appends moves to the endorsements' histories, in one statement: each move numbered right
+ * after the endorsement's latest entry, in the order given (one endorsement may move twice).
+ */
+export async function appendHistory(trx: Transaction<Database>, scope: Scope, customerId: string, moves: readonly HistoryMove[], at: Date): Promise<void> {
+  if (moves.length === 0) return;
+  const rows = moves.map((move, i) => sql`(${i}::int, ${move.name}, ${move.transition.from}, ${move.transition.to}, ${move.transition.cause})`);
   await sql`
     insert into endorsement_history (project_id, mode, customer_id, name, seq, from_status, to_status, cause, at)
-    select ${scope.projectId}, ${scope.mode}, ${customerId}, ${name}, coalesce(max(seq), 0) + 1, ${move.from}, ${move.to}, ${move.cause}, ${at}::timestamptz
-      from endorsement_history
-     where project_id = ${scope.projectId} and mode = ${scope.mode} and customer_id = ${customerId} and name = ${name}`.execute(trx);
+    select ${scope.projectId}, ${scope.mode}, ${customerId}, v.name,
+           coalesce((select max(h.seq) from endorsement_history h
+                      where h.project_id = ${scope.projectId} and h.mode = ${scope.mode} and h.customer_id = ${customerId} and h.name = v.name), 0)
+             + row_number() over (partition by v.name order by v.ord),
+           v.from_status, v.to_status, v.cause, ${at}::timestamptz
+      from (values ${sql.join(rows)}) as v(ord, name, from_status, to_status, cause)`.execute(trx);
 }
 
 export async function listHistory(db: Db, scope: Scope, customerId: string) {

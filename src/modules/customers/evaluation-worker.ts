@@ -105,7 +105,7 @@ export function createEvaluationWorker({ db, listenTo, keyring, provider, decisi
         ignoreMissing: false,
         cause: 'check_result',
       });
-      await saveOutcome(trx, scope, locked.row, locked.endorsements, outcome, new Date(), result.sanctionsHit);
+      await saveOutcome(trx, scope, locked.row, locked.endorsements, outcome, new Date(), { review: result.sanctionsHit });
       return outcome.moves.map((m) => `${m.name}:${m.transition.from}>${m.transition.to}`);
     });
     log.info({ jobId: job.jobId, customerId, worker: workerId, moves: moves ?? 'superseded' }, 'evaluation finished');
