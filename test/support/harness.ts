@@ -91,6 +91,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   await app.ready();
   const worker = createEvaluationWorker({
     db,
+    listenTo: { connectionString: databaseUrl },
     keyring,
     provider: localProviderFromConfig(config),
     decision: config.kycDecision,
