@@ -124,7 +124,7 @@ export function afterCustomerWrite(
     const recheck = write.checkInputChanged || write.named.has(state.name);
     const checking = () => {
       run.checksDue = true;
-      state.requirements = { ...fields, pending: [...fields.pending, ...CHECK_NAMES], issues: [] };
+      state.requirements = { ...fields, pending: [...fields.pending, ...CHECK_NAMES], issues: heldForReview(state) ? ['sanctionsMatch'] : [] };
     };
     switch (state.status) {
       case 'INACTIVE':
@@ -175,12 +175,17 @@ export function afterVerification(
   { result, decision, ignoreMissing, cause }: Verification,
 ): EvaluationOutcome {
   const run = new Evaluation(endorsements, subject, cause);
-  const hit = result.sanctionsHit !== undefined;
-  const issues: IssueCode[] = hit ? [...result.issues, 'sanctionsMatch'] : [...result.issues];
-  run.underReview = hit;
+  // Only the provider's own finding is news for the compliance team; a held one was reported.
+  run.underReview = result.sanctionsHit !== undefined;
   for (const state of run.open()) {
-    if (state.status !== 'PENDING' && state.status !== 'ACTIVE') continue;
     const fields = run.fields(state);
+    if (state.status !== 'PENDING' && state.status !== 'ACTIVE') {
+      // Not decided by checks, but a prerequisite may have moved: keep the lists true.
+      state.requirements = { ...fields, issues: state.requirements.issues };
+      continue;
+    }
+    const hit = result.sanctionsHit !== undefined || heldForReview(state);
+    const issues: IssueCode[] = hit ? [...result.issues, 'sanctionsMatch'] : [...result.issues];
     if (result.issues.length > 0 || (hit && state.status === 'ACTIVE')) {
       run.move(state, 'issuesFound');
       state.requirements = { ...fields, issues };
@@ -200,6 +205,14 @@ export function afterVerification(
     }
   }
   return run.outcome();
+}
+
+/**
+ * A possible sanctions match stays until an operator decides (approving clears it): a change
+ * of name or data, and the clean screening that may follow, does not.
+ */
+function heldForReview(state: EndorsementState): boolean {
+  return state.requirements.issues.includes('sanctionsMatch');
 }
 
 /** Applies another evaluation on top of an earlier one's result, keeping both sets of moves. */
