@@ -170,12 +170,13 @@ describe('PII at rest', () => {
       expect(tagged.status).toBe(200);
       expect(tagged.body.metadata).toEqual({ tier: 'gold' });
       expectNoPii(tagged.raw);
-      // A name is screened together with the sealed data, which no longer opens: no silent skip.
-      const renamed = await t.api.patch(`/v0.9/customers/${victim}`, { firstName: 'Renamed' });
+      // lastName is what the sandbox's checks read: re-evaluating needs the sealed data, which
+      // no longer opens, so the change fails closed rather than skipping the checks.
+      const renamed = await t.api.patch(`/v0.9/customers/${victim}`, { lastName: 'Renamed' });
       expect(renamed.status).toBe(500);
       expect(renamed.body.error.code).toBe('internal_error');
       expectNoPii(renamed.raw);
-      expect((await t.api.get(`/v0.9/customers/${victim}`)).body.firstName).not.toBe('Renamed');
+      expect((await t.api.get(`/v0.9/customers/${victim}`)).body.lastName).not.toBe('Renamed');
     });
   });
 });

@@ -1,3 +1,4 @@
+import type { Mode } from '../domain/scope.js';
 import { ENDORSEMENT_NAMES, type EndorsementName, type EndorsementStatus } from '../domain/endorsements.js';
 import { CHECK_NAMES, MANUAL_REVIEW, type IssueCode } from './checks/issue-codes.js';
 import { transition, transitionTo, type Transition, type TransitionCause, type Trigger } from './endorsement-machine.js';
@@ -100,7 +101,7 @@ class Evaluation {
 }
 
 export interface CustomerWrite {
-  /** A field a check reads changed (see CHECK_INPUTS). */
+  /** A field a check reads changed (see checkInputs). */
   checkInputChanged: boolean;
   /** Endorsements the write named: each is re-evaluated (spec 2.3). */
   named: ReadonlySet<EndorsementName>;
@@ -109,8 +110,19 @@ export interface CustomerWrite {
   cause: TransitionCause;
 }
 
-/** Fields that checks read: changing one re-evaluates endorsements already under check. */
-export const CHECK_INPUTS = ['firstName', 'middleName', 'lastName', 'birthDate', 'residentialAddress', 'ipAddress', 'identifyingInformation'] as const;
+/**
+ * Fields the checks read: changing one re-evaluates endorsements already under check. Live
+ * checks read the name, birth date, address, IP and documents (a superset of spec 2.3's
+ * list: any part of the name is screened); the sandbox's stand-in for them reads lastName only.
+ */
+const CHECK_INPUTS: Record<Mode, readonly string[]> = {
+  live: ['firstName', 'middleName', 'lastName', 'birthDate', 'residentialAddress', 'ipAddress', 'identifyingInformation'],
+  sandbox: ['lastName'],
+};
+
+export function isCheckInput(mode: Mode, field: string): boolean {
+  return CHECK_INPUTS[mode].includes(field);
+}
 
 export function afterCustomerWrite(
   endorsements: readonly EndorsementState[],

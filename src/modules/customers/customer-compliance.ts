@@ -1,11 +1,11 @@
 import type { Transaction } from 'kysely';
-import { afterCustomerWrite, chain, CHECK_INPUTS, isUnderCheck, type EndorsementState, type EvaluationOutcome } from '../../compliance/evaluation.js';
+import { afterCustomerWrite, chain, isCheckInput, isUnderCheck, type EndorsementState, type EvaluationOutcome } from '../../compliance/evaluation.js';
 import { decideInSandbox } from '../../compliance/sandbox-outcomes.js';
 import type { SanctionsHit } from '../../compliance/sanctions/matcher.js';
 import type { ComplianceSubject } from '../../compliance/subject.js';
 import type { Database, EndorsementRow } from '../../db/schema.js';
 import type { EndorsementName, EndorsementStatus } from '../../domain/endorsements.js';
-import type { Scope } from '../../domain/scope.js';
+import type { Mode, Scope } from '../../domain/scope.js';
 import { newEvent, recordEvents, type OutboxEvent } from '../../events/outbox.js';
 import { PII_FIELDS, type CustomerPii } from './customer-pii.js';
 import type { CustomerPatchBody } from './customers.schemas.js';
@@ -37,12 +37,12 @@ export function toSubject(row: PublicCustomerRow, pii: CustomerPii): ComplianceS
  * endorsements, sends PII, changes a field checks read while checks matter, or supplies a
  * field an endorsement still misses. Anything else is a profile edit, written without the lock.
  */
-export function patchMayMoveEndorsements(patch: CustomerPatchBody, endorsements: readonly EndorsementRow[]): boolean {
+export function patchMayMoveEndorsements(mode: Mode, patch: CustomerPatchBody, endorsements: readonly EndorsementRow[]): boolean {
   if ((patch.endorsements?.length ?? 0) > 0) return true;
   const sent = Object.keys(patch).filter((field) => patch[field as keyof CustomerPatchBody] !== undefined);
   if (sent.some((field) => (PII_FIELDS as readonly string[]).includes(field))) return true;
   const checksMatter = endorsements.some((e) => isUnderCheck(e.status as EndorsementStatus));
-  if (checksMatter && sent.some((field) => (CHECK_INPUTS as readonly string[]).includes(field))) return true;
+  if (checksMatter && sent.some((field) => isCheckInput(mode, field))) return true;
   return endorsements.some((e) => e.requirements.missing.some((field) => sent.includes(field)));
 }
 

@@ -4,7 +4,7 @@ import { isUniqueViolation } from '../../db/errors.js';
 import type { CustomersTable, Database } from '../../db/schema.js';
 import { inTransaction } from '../../db/transactions.js';
 import type { MasterKeyring } from '../../crypto/master-keys.js';
-import { CHECK_INPUTS } from '../../compliance/evaluation.js';
+import { isCheckInput } from '../../compliance/evaluation.js';
 import { DEFAULT_ENDORSEMENTS, expandEndorsements } from '../../domain/endorsements.js';
 import { DomainError, notFound, validationError } from '../../domain/errors.js';
 import { assertId, newId } from '../../domain/ids.js';
@@ -89,7 +89,7 @@ export function createCustomersService({ keyring }: { keyring: MasterKeyring }):
    * version; undefined when another write changed the customer meanwhile.
    */
   async function tryProfileUpdate(db: Db, scope: Scope, found: CustomerWithEndorsements, patch: CustomerPatchBody): Promise<CustomerView | undefined> {
-    const plan = planPatch(found, patch, undefined);
+    const plan = planPatch(scope, found, patch, undefined);
     if (!plan) return toCustomerView(found.row, found.endorsements);
     const customer = toCustomerView(plan.next, found.endorsements);
     const applied = await withUniqueExternalId(() =>
@@ -109,7 +109,7 @@ export function createCustomersService({ keyring }: { keyring: MasterKeyring }):
     const sealed = await repo.findSealedPii(trx, scope, id);
     const dataKey = openDataKey(keyring, scope, id, { sealed: sealed.data_key_sealed, masterKeyId: sealed.master_key_id });
     const stored = openPii(dataKey, scope, id, sealed.pii_sealed);
-    const plan = planPatch(found, patch, { stored, dataKey, scope });
+    const plan = planPatch(scope, found, patch, { stored, dataKey });
     const at = plan?.at ?? new Date();
     const named = expandEndorsements(patch.endorsements ?? []);
     const requested = named.filter((name) => !found.endorsements.some((e) => e.name === name));
@@ -144,7 +144,7 @@ export function createCustomersService({ keyring }: { keyring: MasterKeyring }):
       for (let attempt = 1; attempt <= OPTIMISTIC_ATTEMPTS; attempt++) {
         const found = await repo.findCustomer(db, scope, id);
         if (!found) throw notFound('customer');
-        if (patchMayMoveEndorsements(patch, found.endorsements)) break;
+        if (patchMayMoveEndorsements(scope.mode, patch, found.endorsements)) break;
         const updated = await tryProfileUpdate(db, scope, found, patch);
         if (updated) return updated;
       }
@@ -177,7 +177,6 @@ export function createCustomersService({ keyring }: { keyring: MasterKeyring }):
 interface OpenedPii {
   stored: CustomerPii;
   dataKey: Buffer;
-  scope: Scope;
 }
 
 interface PatchPlan {
@@ -193,7 +192,7 @@ interface PatchPlan {
 }
 
 /** What a PATCH changes in the customer (spec 2.3), or undefined when it changes nothing. */
-function planPatch(found: CustomerWithEndorsements, patch: CustomerPatchBody, opened: OpenedPii | undefined): PatchPlan | undefined {
+function planPatch(scope: Scope, found: CustomerWithEndorsements, patch: CustomerPatchBody, opened: OpenedPii | undefined): PatchPlan | undefined {
   const current = found.row;
   const at = new Date();
   const changes: Updateable<CustomersTable> = {};
@@ -229,14 +228,14 @@ function planPatch(found: CustomerWithEndorsements, patch: CustomerPatchBody, op
       if (JSON.stringify(merged[field]) !== JSON.stringify(opened.stored[field])) changedFields.add(field);
     }
     if (JSON.stringify(merged) !== JSON.stringify(opened.stored)) {
-      changes.pii_sealed = sealPii(opened.dataKey, opened.scope, current.id, merged);
+      changes.pii_sealed = sealPii(opened.dataKey, scope, current.id, merged);
       pii = merged;
     }
   }
 
   if (Object.keys(changes).length === 0) return undefined;
   changes.updated_at = next.updated_at = at;
-  const checkInputChanged = CHECK_INPUTS.some((field) => changedFields.has(field));
+  const checkInputChanged = [...changedFields].some((field) => isCheckInput(scope.mode, field));
   return { changes, next, pii, checkInputChanged, at };
 }
 
