@@ -249,7 +249,7 @@ export interface ForcedDetail {
 
 /** What a forced status shows when the caller gives no detail. */
 export const SAMPLE_ISSUES: IssueCode[] = ['identityMismatch'];
-export const SAMPLE_REJECTION: RejectionReason = {
+const SAMPLE_REJECTION: RejectionReason = {
   developerReason: 'Rejected by a sandbox control.',
   reason: 'We could not approve your application.',
 };

@@ -7,8 +7,8 @@ import { readWatchlistFile } from './sanctions/watchlist-file.js';
 import { createLocalVerificationProvider, type VerificationProvider } from './verification-provider.js';
 
 /** The bundled lists: fictional sample data and documentation address ranges, for tests and trials. */
-export const BUNDLED_WATCHLIST = path.join(packageRoot, 'data', 'compliance', 'watchlist.jsonl');
-export const BUNDLED_IP_COUNTRIES = path.join(packageRoot, 'data', 'compliance', 'ip-country.csv');
+const BUNDLED_WATCHLIST = path.join(packageRoot, 'data', 'compliance', 'watchlist.jsonl');
+const BUNDLED_IP_COUNTRIES = path.join(packageRoot, 'data', 'compliance', 'ip-country.csv');
 
 /** The built-in provider with the lists the configuration names (read once, at start). */
 export function localProviderFromConfig(config: Config): VerificationProvider {

@@ -6,7 +6,7 @@ import type { ComplianceSubject } from './subject.js';
  * no per-endorsement code path. A requirement is a customer field, or another endorsement
  * that must be ACTIVE first.
  */
-export const REQUIREMENT_FIELDS = [
+const BASIC_FIELDS = [
   'firstName',
   'lastName',
   'email',
@@ -15,27 +15,14 @@ export const REQUIREMENT_FIELDS = [
   'ipAddress',
   'signedAgreement',
   'identifyingInformation',
-  'nationality',
-  'phone',
 ] as const;
-export type RequirementField = (typeof REQUIREMENT_FIELDS)[number];
+type RequirementField = (typeof BASIC_FIELDS)[number] | 'nationality' | 'phone';
 
 interface EndorsementRequirements {
   fields: readonly RequirementField[];
   /** Endorsements that must be ACTIVE before this one can be granted. */
   needs: readonly EndorsementName[];
 }
-
-const BASIC_FIELDS: readonly RequirementField[] = [
-  'firstName',
-  'lastName',
-  'email',
-  'birthDate',
-  'residentialAddress',
-  'ipAddress',
-  'signedAgreement',
-  'identifyingInformation',
-];
 
 export const REQUIREMENT_TABLE: Readonly<Record<EndorsementName, EndorsementRequirements>> = {
   basic: { fields: BASIC_FIELDS, needs: [] },

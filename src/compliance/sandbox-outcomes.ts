@@ -16,7 +16,7 @@ const FORCED_BY_LAST_NAME = new Map<string, SandboxOutcome>([
   ['revoked', 'revoke'],
 ]);
 
-export function sandboxOutcome(lastName: string | null): SandboxOutcome {
+function sandboxOutcome(lastName: string | null): SandboxOutcome {
   return FORCED_BY_LAST_NAME.get((lastName ?? '').trim().toLowerCase()) ?? 'approve';
 }
 

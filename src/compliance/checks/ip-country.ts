@@ -17,7 +17,7 @@ interface Range {
   country: string;
 }
 
-export function parseIpCountryTable(text: string, source: string): IpCountryTable {
+function parseIpCountryTable(text: string, source: string): IpCountryTable {
   const ranges: Range[] = [];
   text.split('\n').forEach((line, index) => {
     const entry = line.trim();
@@ -75,7 +75,7 @@ const IPV4_MAPPED = 0xffff_0000_0000n;
  * An address as a 128-bit number, IPv4 at its IPv4-mapped place: 192.0.2.1 and
  * ::ffff:192.0.2.1 are the same host, and look up the same.
  */
-export function ipToBigInt(ip: string): bigint | undefined {
+function ipToBigInt(ip: string): bigint | undefined {
   const version = isIP(ip);
   if (version === 4) return IPV4_MAPPED | ip.split('.').reduce((acc, octet) => (acc << 8n) | BigInt(Number(octet)), 0n);
   if (version !== 6) return undefined;

@@ -24,8 +24,8 @@ export interface SanctionsHit {
  * listed name has only one. The thresholds were set on the labelled set in
  * test/compliance/sanctions-matcher.test.ts (recall and false-positive rate printed there).
  */
-export const MATCH_THRESHOLD = 0.93;
-export const TOKEN_FLOOR = 0.87;
+const MATCH_THRESHOLD = 0.93;
+const TOKEN_FLOOR = 0.87;
 
 interface ListedName {
   entryId: string;

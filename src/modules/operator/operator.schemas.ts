@@ -1,12 +1,12 @@
 import Type from 'typebox';
-import { ISSUE_CODES } from '../../compliance/checks/issue-codes.js';
-import { ENDORSEMENT_NAMES, ENDORSEMENT_STATUSES, type EndorsementName, type EndorsementStatus } from '../../domain/endorsements.js';
+import { ENDORSEMENT_STATUSES, type EndorsementStatus } from '../../domain/endorsements.js';
 import { Nullable, Timestamp } from '../../http/schema-helpers.js';
 import { Customer } from '../customers/customers.schemas.js';
+import { EndorsementNameParam, IssueCodesInput, RejectionReasonsInput } from '../customers/endorsement-input.schemas.js';
 import { OPERATOR_ACTIONS, type OperatorAction } from './operator.service.js';
 
 const Status = Type.Unsafe<EndorsementStatus>({ type: 'string', enum: [...ENDORSEMENT_STATUSES] });
-const Name = Type.Unsafe<EndorsementName>({ type: 'string', enum: [...ENDORSEMENT_NAMES] });
+const Name = EndorsementNameParam;
 const Mode = Type.Unsafe<'live' | 'sandbox'>({ type: 'string', enum: ['live', 'sandbox'] });
 const Reason = Type.String({ minLength: 1, maxLength: 1000, description: "The operator's why, kept in the audit log." });
 const Requirements = Type.Object({
@@ -51,22 +51,8 @@ export const DecisionBody = Type.Object(
   {
     action: Type.Unsafe<OperatorAction>({ type: 'string', enum: [...OPERATOR_ACTIONS] }),
     reason: Reason,
-    issues: Type.Optional(
-      Type.Array(Type.Unsafe<(typeof ISSUE_CODES)[number]>({ type: 'string', enum: [...ISSUE_CODES] }), {
-        minItems: 1,
-        uniqueItems: true,
-        description: 'Required for markIssues and revoke.',
-      }),
-    ),
-    rejectionReasons: Type.Optional(
-      Type.Array(
-        Type.Object(
-          { developerReason: Type.String({ minLength: 1, maxLength: 500 }), reason: Type.String({ minLength: 1, maxLength: 500 }) },
-          { additionalProperties: false },
-        ),
-        { minItems: 1, maxItems: 10, description: 'Required for reject: developerReason for the developer, reason safe to show the customer.' },
-      ),
-    ),
+    issues: Type.Optional(IssueCodesInput('Required for markIssues and revoke.')),
+    rejectionReasons: Type.Optional(RejectionReasonsInput('Required for reject: developerReason for the developer, reason safe to show the customer.')),
   },
   { additionalProperties: false },
 );
