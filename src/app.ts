@@ -93,7 +93,10 @@ export async function buildApp({ config, db, keyring, fastify: options = {} }: A
     await api.register(customersRoutes(db, createCustomersService({ keyring })));
     await api.register(sandboxRoutes(db, controls));
   }, { prefix: '/v0.9' });
-  await app.register(operatorRoutes(config.adminToken, createOperatorService({ db, keyring, controls })), { prefix: '/admin/v1' });
+  // Without an admin token the operator API does not exist at all: 404, not 401 or 405.
+  if (config.adminToken) {
+    await app.register(operatorRoutes(config.adminToken, createOperatorService({ db, keyring, controls })), { prefix: '/admin/v1' });
+  }
 
   return app;
 }

@@ -265,10 +265,14 @@ describe('sandbox outcomes (spec 3.3)', () => {
   });
 });
 
-/** Lastnames and forces that put `basic` (and its neighbours) in a given status. */
-async function reach(status: Status) {
+/**
+ * Lastnames and forces that put `basic` in a given status. The matrix below asks for `basic`
+ * alone: it is about one endorsement's moves (those that need basic follow it; see
+ * 'endorsements that need basic').
+ */
+async function reach(status: Status, endorsements: string[] = NAMES) {
   const lastName = { INACTIVE: 'Pending', PENDING: 'Pending', ISSUES: 'Issues', ACTIVE: 'Smith', REJECTED: 'Rejected', REVOKED_ISSUES: 'Revoked', OFFBOARDED: 'Smith' }[status];
-  let c = await create(full({ lastName }));
+  let c = await create(full({ lastName, endorsements }));
   if (status === 'INACTIVE') c = await forceOk(c.id, 'basic', { status: 'INACTIVE' });
   if (status === 'OFFBOARDED') c = await forceOk(c.id, 'basic', { status: 'OFFBOARDED' });
   expect(endorsementOf(c, 'basic').status).toBe(status);
@@ -282,7 +286,7 @@ describe('POST /v0.9/sandbox/customers/{id}/endorsements/{name}', () => {
 
     if (legal.length > 0) {
       it.each(legal)(`moves ${from} -> %s in one legal step, with its history row and events`, async (to) => {
-        const c = await reach(from);
+        const c = await reach(from, ['basic']);
         const before = await snapshot(t, t.api, c.id);
         const body = await forceOk(c.id, 'basic', { status: to });
         expect(endorsementOf(body, 'basic').status).toBe(to);
@@ -290,8 +294,8 @@ describe('POST /v0.9/sandbox/customers/{id}/endorsements/{name}', () => {
         const written = await since(before, c.id);
         if (to === 'OFFBOARDED') {
           expect(body.status).toBe('inactive');
-          expect(statusesOf(body)).toEqual(everyName('OFFBOARDED'));
-          expect(written.history.map((h) => [h.name, h.to_status, h.cause])).toEqual(NAMES.map((n) => [n, 'OFFBOARDED', 'sandbox_control']));
+          expect(statusesOf(body)).toEqual({ basic: 'OFFBOARDED' });
+          expect(written.history.map((h) => [h.name, h.to_status, h.cause])).toEqual([['basic', 'OFFBOARDED', 'sandbox_control']]);
           expect(written.events.filter((e) => e.type === 'customer.offboarded')).toHaveLength(1);
         } else {
           // Only the named endorsement moves; the customer stays active.
@@ -313,7 +317,7 @@ describe('POST /v0.9/sandbox/customers/{id}/endorsements/{name}', () => {
 
     if (illegal.length > 0) {
       it.each(illegal)(`refuses ${from} -> %s with 409 conflict and writes nothing`, async (to) => {
-        const c = await reach(from);
+        const c = await reach(from, ['basic']);
         const before = await snapshot(t, t.api, c.id);
         const res = await force(t.api, c.id, 'basic', { status: to });
         expect(res.status, res.raw).toBe(409);
@@ -323,7 +327,7 @@ describe('POST /v0.9/sandbox/customers/{id}/endorsements/{name}', () => {
     }
 
     it(`forcing ${from} to ${from} is a 200 no-op with no event`, async () => {
-      const c = await reach(from);
+      const c = await reach(from, ['basic']);
       const before = await snapshot(t, t.api, c.id);
       const res = await force(t.api, c.id, 'basic', { status: from });
       expect(res.status, res.raw).toBe(200);
@@ -365,11 +369,11 @@ describe('POST /v0.9/sandbox/customers/{id}/endorsements/{name}', () => {
 
   it('uses the sample issues and rejection reason when none are given', async () => {
     const c = await create(full({ lastName: 'Pending' }));
-    const issues = await forceOk(c.id, 'basic', { status: 'ISSUES' });
-    expect(endorsementOf(issues, 'basic').requirements.issues).toEqual(['identityMismatch']);
     const rejected = await forceOk(c.id, 'usd', { status: 'REJECTED' });
     expect(endorsementOf(rejected, 'usd').rejectionReasons).toEqual([{ developerReason: expect.any(String), reason: expect.any(String) }]);
-    expect(endorsementOf(rejected, 'basic').status).toBe('ISSUES');
+    const issues = await forceOk(c.id, 'basic', { status: 'ISSUES' });
+    expect(endorsementOf(issues, 'basic').requirements.issues).toEqual(['identityMismatch']);
+    expect(endorsementOf(issues, 'usd').status).toBe('REJECTED');
     await expectConsistent(t, t.api, c.id);
   });
 
@@ -698,6 +702,37 @@ describe('events and rolled-back writes (spec 6.2, 6.3)', () => {
     expect((await t.api.get(`/v0.9/customers/${c.id}`)).body.endorsements).toEqual(res.body.endorsements);
     expect(await paths(c.id)).toEqual({ basic: ['INACTIVE', 'PENDING', 'ACTIVE'], cryptoCustody: ['INACTIVE', 'PENDING', 'ACTIVE'], usd: ['INACTIVE', 'PENDING', 'ACTIVE'] });
     await expectConsistent(t, t.api, c.id);
+  });
+});
+
+describe('endorsements that need basic (spec 3.2)', () => {
+  it('are revoked with basic\'s issues when an ACTIVE basic is revoked, each with its own history and events', async () => {
+    const c = await create(full());
+    const before = await snapshot(t, t.api, c.id);
+    const body = await forceOk(c.id, 'basic', { status: 'REVOKED_ISSUES', issues: ['documentExpired'] });
+    expect(statusesOf(body)).toEqual(everyName('REVOKED_ISSUES'));
+    for (const name of NAMES) expect(endorsementOf(body, name).requirements.issues).toEqual(['documentExpired']);
+    const written = await since(before, c.id);
+    expect(written.history.map((h) => [h.name, h.from_status, h.to_status])).toEqual(NAMES.map((n) => [n, 'ACTIVE', 'REVOKED_ISSUES']));
+    expect(written.events.filter((e) => e.type === 'customer.endorsement.updated')).toHaveLength(3);
+    await expectConsistent(t, t.api, c.id);
+  });
+
+  it('fall back to INACTIVE, listing basic as missing, when a PENDING basic is rejected', async () => {
+    const c = await create(full({ lastName: 'Pending' }));
+    const body = await forceOk(c.id, 'basic', { status: 'REJECTED' });
+    expect(statusesOf(body)).toEqual({ basic: 'REJECTED', cryptoCustody: 'INACTIVE', usd: 'INACTIVE' });
+    expect(endorsementOf(body, 'usd').requirements.missing).toContain('basic');
+    await expectConsistent(t, t.api, c.id);
+  });
+
+  it('list basic as complete once it is granted', async () => {
+    const c = await create(full({ lastName: 'Pending' }));
+    expect(endorsementOf(c, 'usd').requirements.pending).toContain('basic');
+    const body = await forceOk(c.id, 'basic', { status: 'ACTIVE' });
+    expect(endorsementOf(body, 'usd').status).toBe('PENDING');
+    expect(endorsementOf(body, 'usd').requirements.complete).toContain('basic');
+    expect(endorsementOf(body, 'usd').requirements.pending).not.toContain('basic');
   });
 });
 

@@ -11,9 +11,20 @@ import { withRuntime } from './with-runtime.js';
 
 function oneOf<T extends string>(values: readonly T[], what: string) {
   return (value: string): T => {
-    if (!(values as readonly string[]).includes(value)) throw new InvalidArgumentError(`must be a ${what}: ${values.join(', ')}`);
+    if (!(values as readonly string[]).includes(value)) throw new InvalidArgumentError(`${what} must be one of: ${values.join(', ')}`);
     return value as T;
   };
+}
+
+function parseLimit(value: string): number {
+  const limit = Number(value);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new InvalidArgumentError('must be a whole number from 1 to 500');
+  return limit;
+}
+
+function parseOperator(value: string): string {
+  if (value.trim() === '' || value.length > 200) throw new InvalidArgumentError('must name who is acting (1 to 200 characters)');
+  return value.trim();
 }
 
 function parseIssues(value: string): IssueCode[] {
@@ -42,7 +53,7 @@ export function addReviewCommands(program: Command): void {
     .description('endorsements in a status (default PENDING), longest waiting first')
     .option('--status <status>', 'endorsement status', oneOf(ENDORSEMENT_STATUSES, 'status'), 'PENDING')
     .option('--mode <mode>', 'live or sandbox', oneOf(['live', 'sandbox'] as const, 'mode'))
-    .option('--limit <n>', 'at most this many', (v) => Number.parseInt(v, 10), 100)
+    .option('--limit <n>', 'at most this many (1 to 500)', parseLimit, 100)
     .action(async (options: { status: EndorsementStatus; mode?: Mode; limit: number }) => {
       const items = await withOperator((operator) => operator.queue(options.status, options.limit, options.mode));
       for (const item of items) {
@@ -53,7 +64,7 @@ export function addReviewCommands(program: Command): void {
   review
     .command('show <customerId>')
     .description("print a customer's compliance record, PII included (the read is audited)")
-    .option('--operator <who>', 'who is reading, for the audit log', defaultOperator())
+    .option('--operator <who>', 'who is reading, for the audit log', parseOperator, defaultOperator())
     .action(async (customerId: string, options: { operator: string }) => {
       print(await withOperator((operator) => operator.record(options.operator, customerId)));
     });
@@ -63,7 +74,7 @@ export function addReviewCommands(program: Command): void {
       .command(`${action} <customerId> <endorsement>`)
       .description(describe)
       .requiredOption('--reason <why>', 'why, for the audit log')
-      .option('--operator <who>', 'who is deciding, for the audit log', defaultOperator());
+      .option('--operator <who>', 'who is deciding, for the audit log', parseOperator, defaultOperator());
     (extra ? extra(command) : command).action(
       async (customerId: string, endorsement: string, options: ActOptions & { issues?: IssueCode[]; developerReason?: string; customerReason?: string }) => {
         const name = oneOf(ENDORSEMENT_NAMES, 'endorsement')(endorsement) as EndorsementName;
@@ -93,7 +104,7 @@ export function addReviewCommands(program: Command): void {
     .command('offboard <customerId>')
     .description('offboard the customer: every endorsement OFFBOARDED, the customer inactive')
     .requiredOption('--reason <why>', 'why, for the audit log')
-    .option('--operator <who>', 'who is deciding, for the audit log', defaultOperator())
+    .option('--operator <who>', 'who is deciding, for the audit log', parseOperator, defaultOperator())
     .action(async (customerId: string, options: ActOptions) => {
       const customer = await withOperator((operator) => operator.offboard(options.operator, customerId, options.reason));
       process.stdout.write(`${customerId}: ${customer.status}\n`);

@@ -2,7 +2,7 @@ import type { Mode } from '../domain/scope.js';
 import { ENDORSEMENT_NAMES, type EndorsementName, type EndorsementStatus } from '../domain/endorsements.js';
 import { CHECK_NAMES, MANUAL_REVIEW, type IssueCode } from './checks/issue-codes.js';
 import { transition, transitionTo, type Transition, type TransitionCause, type Trigger } from './endorsement-machine.js';
-import { fieldRequirements } from './requirements.js';
+import { fieldRequirements, REQUIREMENT_TABLE } from './requirements.js';
 import type { ComplianceSubject } from './subject.js';
 import type { VerificationResult } from './verification-provider.js';
 
@@ -85,6 +85,13 @@ class Evaluation {
 
   fields(state: EndorsementState) {
     return fieldRequirements(state.name, this.subject, (name) => this.states.get(name)?.status);
+  }
+
+  /** Recomputes the field and prerequisite entries of the lists, keeping checks and issues as they are. */
+  refresh(state: EndorsementState): void {
+    const fields = this.fields(state);
+    const checks = state.requirements.pending.filter((entry) => !(ENDORSEMENT_NAMES as readonly string[]).includes(entry));
+    state.requirements = { ...fields, pending: [...fields.pending, ...checks], issues: state.requirements.issues };
   }
 
   move(state: EndorsementState, trigger: Trigger): void {
@@ -193,7 +200,7 @@ export function afterVerification(
     const fields = run.fields(state);
     if (state.status !== 'PENDING' && state.status !== 'ACTIVE') {
       // Not decided by checks, but a prerequisite may have moved: keep the lists true.
-      state.requirements = { ...fields, issues: state.requirements.issues };
+      run.refresh(state);
       continue;
     }
     const hit = result.sanctionsHit !== undefined || heldForReview(state);
@@ -256,7 +263,11 @@ const SAMPLE_REJECTION: RejectionReason = {
 
 /**
  * Moves one endorsement to `target` in one legal step, as an operator or a sandbox control
- * does; undefined when no legal step leads there. Moving to its current status changes nothing.
+ * does; undefined when no legal step leads there. At its current status, only the detail
+ * (issues, rejection reasons) is updated, with no move. Endorsements that need this one
+ * follow: an ACTIVE one is revoked with the same issues when its prerequisite stops being
+ * ACTIVE, a PENDING one falls back to INACTIVE when its prerequisite is no longer on its way
+ * (see requirements.ts: INACTIVE, REJECTED or OFFBOARDED).
  */
 export function forceStatus(
   endorsements: readonly EndorsementState[],
@@ -269,22 +280,36 @@ export function forceStatus(
   const run = new Evaluation(endorsements, subject, cause);
   const state = run.find(name);
   if (!state) return undefined;
-  if (state.status === target) return run.outcome();
-  const trigger = run.triggerTo(state, target);
-  if (!trigger) return undefined;
+  if (state.status !== target) {
+    const trigger = run.triggerTo(state, target);
+    if (!trigger) return undefined;
+    run.move(state, trigger);
+  }
   const fields = run.fields(state);
-  run.move(state, trigger);
-  state.rejectionReasons = target === 'REJECTED' ? (detail.rejectionReasons ?? [SAMPLE_REJECTION]) : [];
+  state.rejectionReasons = target === 'REJECTED' ? (detail.rejectionReasons ?? (state.rejectionReasons.length > 0 ? state.rejectionReasons : [SAMPLE_REJECTION])) : [];
   switch (target) {
     case 'ISSUES':
     case 'REVOKED_ISSUES':
-      state.requirements = { ...fields, issues: detail.issues ?? SAMPLE_ISSUES };
+      state.requirements = { ...fields, issues: detail.issues ?? (state.requirements.issues.length > 0 ? state.requirements.issues : SAMPLE_ISSUES) };
       break;
     case 'PENDING':
       state.requirements = { ...fields, pending: [...fields.pending, MANUAL_REVIEW], issues: [] };
       break;
     default:
-      state.requirements = { ...fields, issues: detail.issues ?? [] };
+      state.requirements = { ...fields, issues: [] };
+  }
+  for (const dependent of run.open()) {
+    if (dependent === state) continue;
+    const needsIt = REQUIREMENT_TABLE[dependent.name].needs.includes(name);
+    if (needsIt && dependent.status === 'ACTIVE' && state.status !== 'ACTIVE') {
+      run.move(dependent, 'issuesFound');
+      dependent.requirements = { ...run.fields(dependent), issues: state.requirements.issues.length > 0 ? state.requirements.issues : SAMPLE_ISSUES };
+    } else if (needsIt && dependent.status === 'PENDING' && run.fields(dependent).missing.includes(name)) {
+      run.move(dependent, 'prerequisiteLost');
+      dependent.requirements = { ...run.fields(dependent), issues: [] };
+    } else {
+      run.refresh(dependent);
+    }
   }
   return run.outcome();
 }

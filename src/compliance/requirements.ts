@@ -55,10 +55,13 @@ function isPresent(subject: ComplianceSubject, field: RequirementField): boolean
   }
 }
 
-/** Where an endorsement's prerequisites stand: granted, on their way, or not. */
+/**
+ * Where an endorsement's prerequisites stand: granted; on their way (being checked, or with
+ * issues the customer can fix); or not (never requested, not started, refused for good).
+ */
 function prerequisiteState(status: EndorsementStatus | undefined): 'complete' | 'pending' | 'missing' {
   if (status === 'ACTIVE') return 'complete';
-  if (status === 'PENDING') return 'pending';
+  if (status === 'PENDING' || status === 'ISSUES' || status === 'REVOKED_ISSUES') return 'pending';
   return 'missing';
 }
 

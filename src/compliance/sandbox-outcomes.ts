@@ -1,3 +1,4 @@
+import { ENDORSEMENT_NAMES } from '../domain/endorsements.js';
 import type { ComplianceSubject } from './subject.js';
 import { afterVerification, chain, forceStatus, SAMPLE_ISSUES, type EndorsementState, type EvaluationOutcome } from './evaluation.js';
 
@@ -37,10 +38,12 @@ export function decideInSandbox(endorsements: readonly EndorsementState[], subje
         afterVerification(states, subject, { result: { issues: SAMPLE_ISSUES }, decision: 'auto', ignoreMissing: true, cause: 'sandbox_control' }),
       );
     case 'reject':
-      return endorsements
-        .filter((e) => e.status === 'PENDING')
+      // Those that need another are rejected first, so none is left waiting on a rejected one.
+      return [...ENDORSEMENT_NAMES]
+        .reverse()
+        .filter((name) => endorsements.some((e) => e.name === name && e.status === 'PENDING'))
         .reduce<EvaluationOutcome>(
-          (done, e) => chain(done, (states) => forceStatus(states, subject, e.name, 'REJECTED', {}, 'sandbox_control')!),
+          (done, name) => chain(done, (states) => forceStatus(states, subject, name, 'REJECTED', {}, 'sandbox_control')!),
           { endorsements: [...endorsements], moves: [], checksDue: false, underReview: false },
         );
   }

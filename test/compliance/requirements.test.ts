@@ -272,10 +272,10 @@ describe('the dependency on basic', () => {
   const PLACE: Record<EndorsementStatus, keyof FieldRequirements> = {
     INACTIVE: 'missing',
     PENDING: 'pending',
-    ISSUES: 'missing',
+    ISSUES: 'pending',
     ACTIVE: 'complete',
     REJECTED: 'missing',
-    REVOKED_ISSUES: 'missing',
+    REVOKED_ISSUES: 'pending',
     OFFBOARDED: 'missing',
   };
 

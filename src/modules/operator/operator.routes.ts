@@ -20,18 +20,17 @@ const tags = ['Operator'];
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
 /**
- * /admin/v1: the operator's endpoints, behind `Authorization: Bearer <OMS_ADMIN_TOKEN>`, and
- * absent (404) when no admin token is configured. API keys never open them.
+ * /admin/v1: the operator's endpoints, behind `Authorization: Bearer <OMS_ADMIN_TOKEN>`
+ * (app.ts registers them only when that token is configured). API keys never open them.
  */
-export function operatorRoutes(adminToken: string | undefined, operator: OperatorService): FastifyPluginAsyncTypebox {
-  const expected = adminToken === undefined ? undefined : digest(adminToken);
+export function operatorRoutes(adminToken: string, operator: OperatorService): FastifyPluginAsyncTypebox {
+  const expected = digest(adminToken);
   const authorize = async (request: FastifyRequest) => {
-    if (!expected) throw new DomainError('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`);
     const token = /^bearer +(.+)$/i.exec(request.headers.authorization ?? '')?.[1];
     // Digests first, so the comparison takes the same time whatever the token's length.
     if (!token || !timingSafeEqual(digest(token), expected)) throw new DomainError('unauthorized', 'send the admin token as "Authorization: Bearer <OMS_ADMIN_TOKEN>"');
   };
-  const operatorOf = (request: FastifyRequest) => request.headers['x-operator'] as string;
+  const operatorOf = (request: FastifyRequest) => (request.headers['x-operator'] as string).trim();
 
   return async (app) => {
     app.addHook('onRequest', authorize);

@@ -17,7 +17,7 @@ const Requirements = Type.Object({
 });
 
 export const OperatorHeaders = Type.Object({
-  'x-operator': Type.String({ minLength: 1, maxLength: 200, description: 'Who is acting, for the audit log (e.g. an email address).' }),
+  'x-operator': Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', description: 'Who is acting, for the audit log (e.g. an email address).' }),
 });
 
 export const ReviewQueueQuery = Type.Object(
