@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fullCustomer, PII, PII_VALUES } from './support/fixtures.js';
 import { startTestApp, type ApiClient, type TestApp } from './support/harness.js';
-import { cleanUp, ROOT, tempRoot, trackChild } from './support/processes.js';
+import { cleanUp, spawnCli, tempRoot, type CliResult } from './support/processes.js';
 
 /**
  * `oms review …` as an operator runs it: its own process, on the test app's database
@@ -13,17 +12,10 @@ import { cleanUp, ROOT, tempRoot, trackChild } from './support/processes.js';
  * exactly as the /admin/v1 endpoints leave them.
  */
 
-const CLI_TIMEOUT_MS = 60_000;
 const CLEAN_IP = '192.0.2.91';
 const SECRETS = [...PII_VALUES, CLEAN_IP, PII.identifyingInformation[0]!.number.replaceAll('-', '')];
 const ME = `cli:${userInfo().username}`;
 const UNKNOWN = 'cst_01h455vb4pex5vsknk084sn02q';
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let t: TestApp;
 let live: ApiClient;
@@ -51,22 +43,7 @@ function oms(...args: string[]): Promise<CliResult> {
   };
   delete env.OMS_MASTER_KEY_PREVIOUS;
   delete env.OMS_ADMIN_TOKEN;
-  const child = trackChild(spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }));
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise<CliResult>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`oms ${args.join(' ')} did not exit within ${CLI_TIMEOUT_MS} ms:\n${stderr}`));
-    }, CLI_TIMEOUT_MS);
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return spawnCli(env, args).result;
 }
 
 /** Exits 0 with nothing on stderr. */

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -6,15 +6,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isProcessAlive } from '../src/db/file-lock.js';
 import {
   childEnv,
+  type CliResult,
   cleanUp,
   firstKey,
   postmasterPid,
-  ROOT,
   sigterm,
+  spawnCli as spawnCliProcess,
   spawnServer,
   tempRoot,
   tokenResponse,
-  trackChild,
   untilDead,
   waitReady,
   type ServerProcess,
@@ -26,7 +26,6 @@ import {
  * guest of the server's PostgreSQL and must leave it running).
  */
 
-const CLI_TIMEOUT_MS = 60_000;
 const QUIET = { OMS_LOG_LEVEL: 'warn' };
 const PROJECT_ID = /^prj_[0-9a-z]{26}$/;
 // Well formed, never issued.
@@ -38,41 +37,13 @@ interface Credentials {
   apiSecret: string;
 }
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 // The `data` directory of a fresh temp root: cleanUp stops its postmaster and removes it.
 async function tempDataDir(): Promise<string> {
   return path.join(await tempRoot('oms-cli-'), 'data');
 }
 
 function spawnCli(dataDir: string, ...args: string[]): { child: ChildProcess; result: Promise<CliResult> } {
-  const child = trackChild(
-    spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      cwd: ROOT,
-      env: childEnv(dataDir, QUIET),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const result = new Promise<CliResult>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`oms ${args.join(' ')} did not exit within ${CLI_TIMEOUT_MS} ms:\n${stderr}`));
-    }, CLI_TIMEOUT_MS);
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return { child, result };
+  return spawnCliProcess(childEnv(dataDir, QUIET), args);
 }
 
 function cli(dataDir: string, ...args: string[]): Promise<CliResult> {

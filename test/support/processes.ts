@@ -62,6 +62,35 @@ export async function cleanUp(): Promise<void> {
   dirs.clear();
 }
 
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const CLI_TIMEOUT_MS = 60_000;
+
+/** `node --import tsx src/cli/main.ts …` with this environment: its output once it exits. */
+export function spawnCli(env: NodeJS.ProcessEnv, args: string[]): { child: ChildProcess; result: Promise<CliResult> } {
+  const child = trackChild(spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }));
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const result = new Promise<CliResult>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`oms ${args.join(' ')} did not exit within ${CLI_TIMEOUT_MS} ms:\n${stderr}`));
+    }, CLI_TIMEOUT_MS);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+  return { child, result };
+}
+
 /** The environment of a server or CLI child on the embedded cluster in dataDir. */
 export function childEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, OMS_DATA_DIR: dataDir, ...extra };
