@@ -101,14 +101,25 @@ export function childEnv(dataDir: string, extra: Record<string, string> = {}): N
   return env;
 }
 
-/** `node --import tsx src/server.ts` on a free loopback port; output is collected, not printed. */
-export async function spawnServer(dataDir: string, extraEnv: Record<string, string> = {}): Promise<ServerProcess> {
+/** A database the child uses instead of the embedded one in its data directory. */
+export interface ExternalDatabase {
+  url: string;
+  masterKey: string;
+}
+
+/**
+ * `node --import tsx src/server.ts` on a free loopback port; output is collected, not printed.
+ * On the embedded cluster in dataDir, unless `database` names another.
+ */
+export async function spawnServer(dataDir: string, extraEnv: Record<string, string> = {}, database?: ExternalDatabase): Promise<ServerProcess> {
   const port = await freePort();
+  const env = childEnv(dataDir, { ...extraEnv, PORT: String(port), HOST: '127.0.0.1' });
+  if (database) Object.assign(env, { DATABASE_URL: database.url, OMS_MASTER_KEY: database.masterKey });
   // node itself, not npx or a shell, so that a signal hits the process that serves.
   const child = trackChild(
     spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       cwd: ROOT,
-      env: childEnv(dataDir, { ...extraEnv, PORT: String(port), HOST: '127.0.0.1' }),
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );
