@@ -15,3 +15,14 @@ export function isUniqueViolation(err: unknown, constraint: string): boolean {
   const e = err as { code?: string; constraint?: string };
   return e.code === '23505' && e.constraint === constraint;
 }
+
+export function isCheckViolation(err: unknown, constraint: string): boolean {
+  const e = err as { code?: string; constraint?: string };
+  return e.code === '23514' && e.constraint === constraint;
+}
+
+/** A serialization failure or a deadlock: the transaction did nothing and may simply run again. */
+export function isRetryableConflict(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === '40001' || code === '40P01';
+}

@@ -125,6 +125,42 @@ export interface OperatorAuditTable {
   at: Date;
 }
 
+export interface LedgerAccountsTable {
+  project_id: string;
+  mode: Mode;
+  id: string;
+  kind: 'wallet' | 'external' | 'in_flight' | 'fees';
+  asset: string;
+  chain: string;
+  wallet_id: string | null;
+  scale: number;
+  allow_negative: boolean;
+  /** NUMERIC, as a decimal string. */
+  balance: ColumnType<string, never, never>;
+  created_at: Date;
+}
+
+export interface JournalEntriesTable {
+  project_id: string;
+  mode: Mode;
+  id: string;
+  kind: string;
+  reference: string | null;
+  created_at: Date;
+}
+
+export interface LedgerPostingsTable {
+  project_id: string;
+  mode: Mode;
+  entry_id: string;
+  seq: number;
+  account_id: string;
+  asset: string;
+  /** NUMERIC, as a decimal string. */
+  amount: string;
+  created_at: Date;
+}
+
 export interface EventsTable {
   project_id: string;
   mode: Mode;
@@ -157,6 +193,9 @@ export interface Database {
   endorsement_history: EndorsementHistoryTable;
   evaluation_jobs: EvaluationJobsTable;
   operator_audit: OperatorAuditTable;
+  ledger_accounts: LedgerAccountsTable;
+  journal_entries: JournalEntriesTable;
+  ledger_postings: LedgerPostingsTable;
   events: EventsTable;
   idempotency_keys: IdempotencyKeysTable;
 }

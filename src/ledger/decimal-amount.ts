@@ -1,0 +1,31 @@
+import { validationError } from '../domain/errors.js';
+
+/**
+ * Amounts are decimal strings end to end: validated and formatted here as text, added up by
+ * PostgreSQL as NUMERIC, never turned into a JavaScript number.
+ */
+
+const POSITIVE_DECIMAL = /^(0|[1-9]\d*)(?:\.(\d+))?$/;
+
+/** A positive amount with at most `scale` decimals, as sent; throws a 400 otherwise. */
+export function parsePositiveAmount(value: string, scale: number, path = '/amount'): string {
+  const match = POSITIVE_DECIMAL.exec(value);
+  if (!match) throw validationError(path, 'must be a positive decimal string, e.g. "10.50"');
+  if ((match[2] ?? '').length > scale) throw validationError(path, `has more than ${scale} decimals`);
+  if (/^[0.]+$/.test(value)) throw validationError(path, 'must be greater than zero');
+  return value;
+}
+
+export function negate(amount: string): string {
+  return amount.startsWith('-') ? amount.slice(1) : `-${amount}`;
+}
+
+/** A NUMERIC's text with exactly `scale` decimals ("10.5" at scale 2 → "10.50"); it never rounds. */
+export function formatAmount(numeric: string, scale: number): string {
+  const negative = numeric.startsWith('-');
+  const [whole = '0', fraction = ''] = (negative ? numeric.slice(1) : numeric).split('.');
+  const trimmed = fraction.replace(/0+$/, '');
+  if (trimmed.length > scale) throw new Error(`${numeric} has more than ${scale} decimals`);
+  const text = scale === 0 ? whole : `${whole}.${trimmed.padEnd(scale, '0')}`;
+  return negative && /[1-9]/.test(text) ? `-${text}` : text;
+}
