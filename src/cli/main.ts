@@ -8,6 +8,7 @@ import { isId } from '../domain/ids.js';
 import type { Mode } from '../domain/scope.js';
 import { createKeysService } from '../modules/auth/keys.service.js';
 import { rotateSigningKey } from '../modules/auth/signing-keys.js';
+import { addLedgerCommands } from './ledger-commands.js';
 import { addReviewCommands } from './review-commands.js';
 import { withRuntime } from './with-runtime.js';
 
@@ -99,6 +100,7 @@ masterKey
   });
 
 addReviewCommands(program);
+addLedgerCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`oms: ${(err as Error).message}\n`);

@@ -161,6 +161,15 @@ export interface LedgerPostingsTable {
   created_at: Date;
 }
 
+export interface CustomerAddressesTable {
+  project_id: string;
+  mode: Mode;
+  customer_id: string;
+  derivation_index: number;
+  address: string;
+  created_at: Date;
+}
+
 export interface EventsTable {
   project_id: string;
   mode: Mode;
@@ -196,6 +205,7 @@ export interface Database {
   ledger_accounts: LedgerAccountsTable;
   journal_entries: JournalEntriesTable;
   ledger_postings: LedgerPostingsTable;
+  customer_addresses: CustomerAddressesTable;
   events: EventsTable;
   idempotency_keys: IdempotencyKeysTable;
 }
