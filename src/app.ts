@@ -3,7 +3,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import type { MasterKeyring } from './crypto/master-keys.js';
+import type { Custody } from './custody/custody.js';
 import type { Db } from './db/database.js';
+import { readAssetCatalogue } from './domain/assets.js';
 import { DomainError } from './domain/errors.js';
 import { newId } from './domain/ids.js';
 import { authenticate } from './http/authenticate.js';
@@ -24,18 +26,23 @@ import { operatorRoutes } from './modules/operator/operator.routes.js';
 import { createOperatorService } from './modules/operator/operator.service.js';
 import { sandboxRoutes } from './modules/sandbox/sandbox.routes.js';
 import { systemRoutes } from './modules/system/system.routes.js';
+import { walletsRoutes } from './modules/wallets/wallets.routes.js';
+import { walletComponents } from './modules/wallets/wallets.schemas.js';
+import { createWalletsService } from './modules/wallets/wallets.service.js';
 
 export interface AppDeps {
   config: Config;
   db: Db;
   keyring: MasterKeyring;
+  /** Opened by the caller before the app is built: opening it may create the seed (a database write). */
+  custody: Custody;
   /** Logger and server options (timeouts) chosen by the caller: server.ts or a test. */
   fastify?: FastifyServerOptions;
 }
 
 export const BODY_LIMIT = 1024 * 1024;
 
-export async function buildApp({ config, db, keyring, fastify: options = {} }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, db, keyring, custody, fastify: options = {} }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     ...options,
     bodyLimit: BODY_LIMIT,
@@ -49,7 +56,7 @@ export async function buildApp({ config, db, keyring, fastify: options = {} }: A
       sendError(request, reply, err.code === 'FST_ERR_MAX_PARAM_LENGTH' || err.code === 'FST_ERR_BAD_URL' ? new DomainError('not_found', 'not found') : err),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const components = [ErrorResponse, ...customerComponents];
+  const components = [ErrorResponse, ...customerComponents, ...walletComponents];
   app.setValidatorCompiler(createValidatorCompiler(components));
   // JSON in, JSON out: any other body is 415, including the text/plain Fastify accepts by default.
   app.removeContentTypeParser('text/plain');
@@ -88,10 +95,12 @@ export async function buildApp({ config, db, keyring, fastify: options = {} }: A
   await app.register(openApiRoutes);
   await app.register(authRoutes(tokens, new FailureCounter(config.authFailuresPerMinute)));
   const controls = createEndorsementControls({ keyring });
+  const wallets = createWalletsService({ custody, assets: readAssetCatalogue(config.assetsFile) });
   await app.register(async (api) => {
     api.addHook('onRequest', authenticate(tokens, limits));
     await api.register(customersRoutes(db, createCustomersService({ keyring })));
-    await api.register(sandboxRoutes(db, controls));
+    await api.register(walletsRoutes(db, wallets));
+    await api.register(sandboxRoutes(db, controls, wallets));
   }, { prefix: '/v0.9' });
   // Without an admin token the operator API does not exist at all: 404, not 401 or 405.
   if (config.adminToken) {

@@ -34,6 +34,8 @@ const ConfigSchema = Type.Object({
   kycWatchlistFile: Type.Optional(Type.String({ minLength: 1 })),
   /** `network/prefix,CC` lines; default: the bundled table of documentation ranges. */
   kycIpCountryFile: Type.Optional(Type.String({ minLength: 1 })),
+  /** Supported (asset, chain) pairs with contracts, decimals and USD prices; default: the bundled data/assets.json. */
+  assetsFile: Type.Optional(Type.String({ minLength: 1 })),
   /** How often an idle evaluation worker looks for due jobs. */
   evaluationPollMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 250 }),
 });
@@ -61,6 +63,7 @@ const ENV_NAMES: Record<keyof Config, string> = {
   kycWatchlistFile: 'OMS_KYC_WATCHLIST_FILE',
   kycIpCountryFile: 'OMS_KYC_IP_COUNTRY_FILE',
   evaluationPollMs: 'OMS_EVALUATION_POLL_MS',
+  assetsFile: 'OMS_ASSETS_FILE',
 };
 
 export class ConfigError extends Error {}

@@ -14,7 +14,8 @@ export async function renderOpenApiDocument(): Promise<string> {
   const pool = new pg.Pool({ connectionString: 'postgres://unused@127.0.0.1:1/unused' });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const config = loadConfig({ DATABASE_URL: 'postgres://unused@127.0.0.1:1/unused', OMS_MASTER_KEY: randomBytes(32).toString('base64') });
-  const app = await buildApp({ config, db, keyring: createMasterKeyring([randomBytes(32)]), fastify: { logger: false } });
+  const custody = { evmAddressOf: () => Promise.reject(new Error('the document renderer derives no address')) };
+  const app = await buildApp({ config, db, keyring: createMasterKeyring([randomBytes(32)]), custody, fastify: { logger: false } });
   try {
     await app.ready();
     return `${JSON.stringify(app.swagger(), null, 2)}\n`;

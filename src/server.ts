@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { purgeExpiredIdempotencyKeys } from './http/idempotency.js';
 import { createLogger, flushLogger } from './http/logging.js';
 import { localProviderFromConfig } from './compliance/local-provider-config.js';
+import { openCustody } from './custody/custody.js';
 import { createKeysService } from './modules/auth/keys.service.js';
 import { createEvaluationWorker } from './modules/customers/evaluation-worker.js';
 import { openRuntime } from './runtime.js';
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
     config,
     db: database.db,
     keyring,
+    custody: await openCustody({ db: database.db, keyring }),
     fastify: {
       loggerInstance: log,
       connectionTimeout: 60_000,

@@ -339,7 +339,7 @@ describe('signing-key rotation', () => {
 
     // A process started after the rotation has no cache, so it must sign with the new kid:
     // that is the observable proof that rotation changes the signing key.
-    const fresh = await buildApp({ config: t.config, db: t.db, keyring: t.keyring, fastify: { logger: false } });
+    const fresh = await buildApp({ config: t.config, db: t.db, keyring: t.keyring, custody: t.custody, fastify: { logger: false } });
     try {
       const issued = await fresh.inject({ method: 'POST', url: '/v0.9/auth/token', payload: { apiKey: credentials.apiKey, apiSecret: credentials.apiSecret } });
       expect(issued.statusCode).toBe(200);

@@ -109,7 +109,7 @@ describe('when the database goes away', () => {
     const pool = new pg.Pool({ connectionString: viaProxy.toString(), max: 4, connectionTimeoutMillis: 2_000 });
     pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    const app = await buildApp({ config: t.config, db, keyring: t.keyring, fastify: { logger: false } });
+    const app = await buildApp({ config: t.config, db, keyring: t.keyring, custody: t.custody, fastify: { logger: false } });
     try {
       const token = (await app.inject({ method: 'POST', url: '/v0.9/auth/token', payload: { apiKey: t.api.credentials.apiKey, apiSecret: t.api.credentials.apiSecret } })).json().accessToken;
       const auth = { authorization: `Bearer ${token}` };

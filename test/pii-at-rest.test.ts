@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { createMasterKeyring, fingerprint, type MasterKeyring } from '../src/crypto/master-keys.js';
+import { openCustody } from '../src/custody/custody.js';
 import { resealUnderPrimary } from '../src/crypto/rotate-master-key.js';
 import type { Mode } from '../src/domain/scope.js';
 import { rotateSigningKey } from '../src/modules/auth/signing-keys.js';
@@ -244,6 +245,8 @@ describe('master-key rotation', () => {
       config: { ...t.config, masterKey: newKey.toString('base64'), previousMasterKeys: undefined },
       db: t.db,
       keyring: newOnly,
+      // The custody seed was re-sealed too: it opens under the new key alone.
+      custody: await openCustody({ db: t.db, keyring: newOnly }),
       fastify: { logger: false },
     });
     const tokenOf = async (credentials: { apiKey: string; apiSecret: string }) => {

@@ -9,15 +9,15 @@ import { startTestApp, type ApiClient, type ApiResponse, type TestApp } from './
  * learns how to build an id for it.
  */
 
-type Resource = 'customer';
+type Resource = 'customer' | 'wallet';
 
 /** Spec 1.3. */
-const PREFIXES: Record<Resource, string> = { customer: 'cst' };
-const OTHER_PREFIXES = ['wlt', 'qt', 'txn', 'ci', 'loc', 'whk', 'evt', 'prj', 'req', 'va', 'da'];
+const PREFIXES: Record<Resource, string> = { customer: 'cst', wallet: 'wlt' };
+const ALL_PREFIXES = ['cst', 'wlt', 'qt', 'txn', 'ci', 'loc', 'whk', 'evt', 'prj', 'req', 'va', 'da'];
 
 /** Which resource a path parameter names: by its own name, or by the collection segment before it. */
-const PARAM_RESOURCES: Record<string, Resource> = { customerId: 'customer' };
-const COLLECTION_RESOURCES: Record<string, Resource> = { customers: 'customer' };
+const PARAM_RESOURCES: Record<string, Resource> = { customerId: 'customer', walletId: 'wallet' };
+const COLLECTION_RESOURCES: Record<string, Resource> = { customers: 'customer', wallets: 'wallet' };
 /** Path parameters that are not ids (a closed set of names): a valid value, so only the id is on trial. */
 const FIXED_PARAMS: Record<string, string> = { name: 'basic' };
 
@@ -25,6 +25,8 @@ const FIXED_PARAMS: Record<string, string> = { name: 'basic' };
 const SAMPLE_BODIES: Record<string, unknown> = {
   'PATCH /v0.9/customers/{customerId}': { firstName: 'Mallory', metadata: { intruder: 'yes' }, signedAgreement: true },
   'POST /v0.9/sandbox/customers/{customerId}/endorsements/{name}': { status: 'REVOKED_ISSUES' },
+  'POST /v0.9/customers/{customerId}/wallets': { asset: 'usdt', chain: 'ethereum' },
+  'POST /v0.9/sandbox/wallets/{walletId}/deposit': { amount: '1.00' },
 };
 
 interface Operation {
@@ -85,6 +87,9 @@ beforeAll(async () => {
   expect(created.status).toBe(201);
   customer = created.body;
   ids.customer = customer.id;
+  const wallet = await t.api.post(`/v0.9/customers/${customer.id}/wallets`, { asset: 'usdc', chain: 'polygon' });
+  expect(wallet.status).toBe(201);
+  ids.wallet = wallet.body.id;
 });
 afterAll(() => t.close());
 
@@ -142,11 +147,13 @@ describe.each(INTRUDERS)('%s', (name) => {
 });
 
 describe('ids of the wrong prefix or shape', () => {
-  function badIds(): [string, string][] {
+  /** Ids of every wrong shape for the op's id parameters (built on a real id's suffix, so only the shape is wrong). */
+  function badIds(op: Operation): [string, string][] {
     const suffix = customer.id.slice(customer.id.indexOf('_') + 1);
-    const prefix = PREFIXES.customer;
+    const own = op.params.map((p) => PREFIXES[p.resource!]);
+    const prefix = own[0]!;
     return [
-      ...OTHER_PREFIXES.map((p): [string, string] => [`the ${p}_ prefix`, `${p}_${suffix}`]),
+      ...ALL_PREFIXES.filter((p) => !own.includes(p)).map((p): [string, string] => [`the ${p}_ prefix`, `${p}_${suffix}`]),
       ['the project id itself', t.api.credentials.projectId],
       ['an uppercase id', customer.id.toUpperCase()],
       ['an uppercase suffix', `${prefix}_${suffix.toUpperCase()}`],
@@ -173,7 +180,7 @@ describe('ids of the wrong prefix or shape', () => {
     // Collected rather than thrown at the first, so one run shows every shape that leaks.
     const wrong: string[] = [];
     for (const op of ops) {
-      for (const [name, bad] of badIds()) {
+      for (const [name, bad] of badIds(op)) {
         const what = `${op.method} ${op.template} with ${name}`;
         // The contract checker throws on an undocumented status; that is one more wrong answer.
         const res = await send(t.api, op, urlFor(op, ids, bad)).catch((e: Error) => e);

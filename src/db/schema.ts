@@ -170,6 +170,20 @@ export interface CustomerAddressesTable {
   created_at: Date;
 }
 
+export interface WalletsTable {
+  project_id: string;
+  mode: Mode;
+  id: string;
+  customer_id: string;
+  asset: string;
+  chain: string;
+  address: string;
+  status: 'active' | 'suspended' | 'closed';
+  type: 'internal' | 'external';
+  created_at: Date;
+  updated_at: Date;
+}
+
 export interface EventsTable {
   project_id: string;
   mode: Mode;
@@ -206,6 +220,7 @@ export interface Database {
   journal_entries: JournalEntriesTable;
   ledger_postings: LedgerPostingsTable;
   customer_addresses: CustomerAddressesTable;
+  wallets: WalletsTable;
   events: EventsTable;
   idempotency_keys: IdempotencyKeysTable;
 }

@@ -29,3 +29,29 @@ export function formatAmount(numeric: string, scale: number): string {
   const text = scale === 0 ? whole : `${whole}.${trimmed.padEnd(scale, '0')}`;
   return negative && /[1-9]/.test(text) ? `-${text}` : text;
 }
+
+/** A non-negative decimal string as an integer count of 10^-scale units (BigInt, exact). */
+function toUnits(value: string): { units: bigint; scale: number } {
+  const [whole = '0', fraction = ''] = value.split('.');
+  return { units: BigInt(whole + fraction), scale: fraction.length };
+}
+
+function fromUnits(units: bigint, scale: number): string {
+  const digits = units.toString().padStart(scale + 1, '0');
+  return scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+}
+
+/** a × b for non-negative decimal strings, rounded half-up to `scale` decimals, exactly (balance × price). */
+export function multiply(a: string, b: string, scale: number): string {
+  const x = toUnits(a);
+  const y = toUnits(b);
+  const product = x.units * y.units;
+  const drop = x.scale + y.scale - scale;
+  const units = drop <= 0 ? product * 10n ** BigInt(-drop) : (product + 5n * 10n ** BigInt(drop - 1)) / 10n ** BigInt(drop);
+  return fromUnits(units, scale);
+}
+
+/** The exact sum of non-negative decimal strings, at `scale` decimals (none may have more). */
+export function sum(values: readonly string[], scale: number): string {
+  return fromUnits(values.reduce((total, value) => total + toUnits(formatAmount(value, scale)).units, 0n), scale);
+}

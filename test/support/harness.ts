@@ -7,6 +7,7 @@ import { inject } from 'vitest';
 import type { Logger } from 'pino';
 import { buildApp } from '../../src/app.js';
 import { localProviderFromConfig } from '../../src/compliance/local-provider-config.js';
+import { openCustody, type Custody } from '../../src/custody/custody.js';
 import { createEvaluationWorker, type EvaluationWorker } from '../../src/modules/customers/evaluation-worker.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createMasterKeyring, type MasterKeyring } from '../../src/crypto/master-keys.js';
@@ -50,6 +51,7 @@ export interface TestApp {
   pool: pg.Pool;
   config: Config;
   keyring: MasterKeyring;
+  custody: Custody;
   databaseUrl: string;
   /** Sandbox client of the default project. */
   api: ApiClient;
@@ -87,7 +89,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       done();
     },
   });
-  const app = await buildApp({ config, db, keyring, fastify: { loggerInstance: createLogger('info', sink) } });
+  const custody = await openCustody({ db, keyring });
+  const app = await buildApp({ config, db, keyring, custody, fastify: { loggerInstance: createLogger('info', sink) } });
   await app.ready();
   const worker = createEvaluationWorker({
     db,
@@ -139,6 +142,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     pool,
     config,
     keyring,
+    custody,
     databaseUrl,
     api: clientFor(defaultCredentials),
     anonymous: clientFor(undefined),

@@ -1,0 +1,62 @@
+import type { Transaction } from 'kysely';
+import type { Db } from '../../db/database.js';
+import type { Database, WalletsTable } from '../../db/schema.js';
+import type { Scope } from '../../domain/scope.js';
+
+/** SQL for wallets, each with its ledger balance; every query is confined to one scope. */
+
+export interface WalletRow {
+  id: string;
+  customer_id: string;
+  asset: string;
+  chain: string;
+  address: string;
+  status: WalletsTable['status'];
+  type: WalletsTable['type'];
+  created_at: Date;
+  updated_at: Date;
+  /** The ledger account's balance, NUMERIC text. */
+  balance: string;
+}
+
+function withBalances(db: Db, scope: Scope) {
+  return db
+    .selectFrom('wallets as w')
+    .innerJoin('ledger_accounts as a', (join) =>
+      join.onRef('a.project_id', '=', 'w.project_id').onRef('a.mode', '=', 'w.mode').onRef('a.wallet_id', '=', 'w.id').on('a.kind', '=', 'wallet'),
+    )
+    .select(['w.id', 'w.customer_id', 'w.asset', 'w.chain', 'w.address', 'w.status', 'w.type', 'w.created_at', 'w.updated_at', 'a.balance'])
+    .where('w.project_id', '=', scope.projectId)
+    .where('w.mode', '=', scope.mode);
+}
+
+export async function findWallet(db: Db, scope: Scope, id: string): Promise<WalletRow | undefined> {
+  return withBalances(db, scope).where('w.id', '=', id).executeTakeFirst();
+}
+
+export async function listCustomerWallets(db: Db, scope: Scope, customerId: string): Promise<WalletRow[]> {
+  return withBalances(db, scope).where('w.customer_id', '=', customerId).orderBy('w.created_at').orderBy('w.id').execute();
+}
+
+export async function insertWallet(
+  trx: Transaction<Database>,
+  scope: Scope,
+  wallet: { id: string; customerId: string; asset: string; chain: string; address: string; at: Date },
+): Promise<void> {
+  await trx
+    .insertInto('wallets')
+    .values({
+      project_id: scope.projectId,
+      mode: scope.mode,
+      id: wallet.id,
+      customer_id: wallet.customerId,
+      asset: wallet.asset,
+      chain: wallet.chain,
+      address: wallet.address,
+      status: 'active',
+      type: 'internal',
+      created_at: wallet.at,
+      updated_at: wallet.at,
+    })
+    .execute();
+}

@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import type { Custody } from '../../custody/custody.js';
+import type { Db } from '../../db/database.js';
+import { isUniqueViolation } from '../../db/errors.js';
+import { inTransaction } from '../../db/transactions.js';
+import type { AssetCatalogue, AssetOnChain } from '../../domain/assets.js';
+import { DomainError, notFound } from '../../domain/errors.js';
+import { assertId, newId } from '../../domain/ids.js';
+import type { Scope } from '../../domain/scope.js';
+import { isoTimestamp } from '../../http/schema-helpers.js';
+import { newEvent, recordEvents } from '../../events/outbox.js';
+import { formatAmount, multiply, parsePositiveAmount, sum } from '../../ledger/decimal-amount.js';
+import * as ledger from '../../ledger/ledger.js';
+import * as customers from '../customers/customers.repo.js';
+import type { Static } from 'typebox';
+import type { CustomerBalance, Deposit, WalletBalance, WalletCreateBody, WalletView } from './wallets.schemas.js';
+import * as repo from './wallets.repo.js';
+import { toWalletView } from './wallets.view.js';
+
+/**
+ * Custodial wallets (spec 4): an address from custody, money in the ledger. Creation and
+ * deposits write the wallet or the ledger entry and their event in the caller's transaction.
+ */
+export interface WalletsService {
+  create(db: Db, scope: Scope, customerId: string, body: WalletCreateBody): Promise<WalletView>;
+  get(db: Db, scope: Scope, id: string): Promise<WalletView>;
+  listForCustomer(db: Db, scope: Scope, customerId: string): Promise<WalletView[]>;
+  balance(db: Db, scope: Scope, id: string): Promise<Static<typeof WalletBalance>>;
+  customerBalance(db: Db, scope: Scope, customerId: string): Promise<Static<typeof CustomerBalance>>;
+  sandboxDeposit(db: Db, scope: Scope, walletId: string, amount: string): Promise<Static<typeof Deposit>>;
+}
+
+const USD_DECIMALS = 2;
+
+export function createWalletsService({ custody, assets }: { custody: Custody; assets: AssetCatalogue }): WalletsService {
+  function supported(asset: string, chain: string): AssetOnChain {
+    const found = assets.find(asset, chain);
+    if (!found) throw new DomainError('unsupported_asset', `${asset} on ${chain} is not supported`);
+    return found;
+  }
+
+  async function walletOrThrow(db: Db, scope: Scope, id: string): Promise<repo.WalletRow> {
+    assertId('wallet', id);
+    const wallet = await repo.findWallet(db, scope, id);
+    if (!wallet) throw notFound('wallet');
+    return wallet;
+  }
+
+  function valued(row: repo.WalletRow) {
+    const { decimals, priceUsd } = supported(row.asset, row.chain);
+    const balance = formatAmount(row.balance, decimals);
+    return { balance, estimatedValue: multiply(balance, priceUsd, USD_DECIMALS) };
+  }
+
+  return {
+    create: (db, scope, customerId, body) =>
+      inTransaction(db, async (trx) => {
+        assertId('customer', customerId);
+        const pair = supported(body.asset, body.chain);
+        // Locked, so a concurrent offboarding or revocation cannot slip between the checks and the insert.
+        const customer = await customers.findCustomer(trx, scope, customerId, { forUpdate: true });
+        if (!customer) throw notFound('customer');
+        if (customer.row.status !== 'active') throw new DomainError('customer_inactive', 'the customer is inactive and can open no wallet');
+        if (customer.endorsements.find((e) => e.name === 'cryptoCustody')?.status !== 'ACTIVE') {
+          throw new DomainError('endorsement_required', 'the cryptoCustody endorsement must be ACTIVE to open a wallet');
+        }
+        const id = newId('wallet');
+        const at = new Date();
+        const address = await custody.evmAddressOf(trx, scope, customerId);
+        try {
+          await repo.insertWallet(trx, scope, { id, customerId, asset: pair.asset, chain: pair.chain, address, at });
+        } catch (err) {
+          if (isUniqueViolation(err, 'wallets_project_id_mode_customer_id_asset_chain_key')) {
+            throw new DomainError('conflict', `the customer already has a ${pair.asset} wallet on ${pair.chain}`);
+          }
+          throw err;
+        }
+        for (const kind of ['wallet', 'external', 'in_flight', 'fees'] as const) {
+          await ledger.ensureAccount(trx, scope, { kind, asset: pair.asset, chain: pair.chain, walletId: kind === 'wallet' ? id : null, scale: pair.decimals });
+        }
+        const wallet = toWalletView({ id, customer_id: customerId, asset: pair.asset, chain: pair.chain, address, status: 'active', type: 'internal', created_at: at, updated_at: at, balance: '0' });
+        await recordEvents(trx, scope, [newEvent('wallet.created', wallet, at)]);
+        return wallet;
+      }),
+
+    async get(db, scope, id) {
+      return toWalletView(await walletOrThrow(db, scope, id));
+    },
+
+    async listForCustomer(db, scope, customerId) {
+      assertId('customer', customerId);
+      if (!(await customers.findCustomer(db, scope, customerId))) throw notFound('customer');
+      return (await repo.listCustomerWallets(db, scope, customerId)).map(toWalletView);
+    },
+
+    async balance(db, scope, id) {
+      const wallet = await walletOrThrow(db, scope, id);
+      return { object: 'walletBalance', walletId: wallet.id, asset: wallet.asset, chain: wallet.chain, ...valued(wallet), currency: 'USD' };
+    },
+
+    async customerBalance(db, scope, customerId) {
+      assertId('customer', customerId);
+      if (!(await customers.findCustomer(db, scope, customerId))) throw notFound('customer');
+      const balances = (await repo.listCustomerWallets(db, scope, customerId)).map((w) => ({ walletId: w.id, asset: w.asset, network: w.chain, ...valued(w) }));
+      return {
+        object: 'customerBalance',
+        customerId,
+        currency: 'USD',
+        estimatedBalance: sum(balances.map((b) => b.estimatedValue), USD_DECIMALS),
+        balances,
+      };
+    },
+
+    sandboxDeposit: (db, scope, walletId, amount) =>
+      inTransaction(db, async (trx) => {
+        const wallet = await walletOrThrow(trx, scope, walletId);
+        if (wallet.status === 'closed') throw new DomainError('conflict', 'the wallet is closed');
+        const { decimals } = supported(wallet.asset, wallet.chain);
+        const credited = parsePositiveAmount(amount, decimals);
+        const key = { asset: wallet.asset, chain: wallet.chain, scale: decimals };
+        const account = await ledger.ensureAccount(trx, scope, { ...key, kind: 'wallet', walletId: wallet.id });
+        const world = await ledger.ensureAccount(trx, scope, { ...key, kind: 'external', walletId: null });
+        const txHash = `0x${randomBytes(32).toString('hex')}`;
+        const at = new Date();
+        await ledger.post(trx, scope, ledger.transfer('deposit', world.id, account.id, credited, txHash), at);
+        const after = (await ledger.findAccount(trx, scope, account.id))!;
+        const deposit = { amount: formatAmount(credited, decimals), txHash };
+        await recordEvents(trx, scope, [newEvent('wallet.depositDetected', toWalletView(wallet), at, { deposit })]);
+        return {
+          object: 'deposit',
+          walletId: wallet.id,
+          asset: wallet.asset,
+          chain: wallet.chain,
+          ...deposit,
+          balance: formatAmount(after.balance, decimals),
+          createdAt: isoTimestamp(at),
+        };
+      }),
+  };
+}

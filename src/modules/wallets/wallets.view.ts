@@ -1,0 +1,18 @@
+import { isoTimestamp } from '../../http/schema-helpers.js';
+import type { WalletView } from './wallets.schemas.js';
+import type { WalletRow } from './wallets.repo.js';
+
+export function toWalletView(row: WalletRow): WalletView {
+  return {
+    id: row.id,
+    object: 'wallet',
+    customerId: row.customer_id,
+    address: row.address,
+    asset: row.asset,
+    chain: row.chain,
+    status: row.status,
+    type: row.type,
+    createdAt: isoTimestamp(row.created_at),
+    updatedAt: isoTimestamp(row.updated_at),
+  };
+}
