@@ -2,6 +2,7 @@ import type { Transaction } from 'kysely';
 import type { Db } from '../../db/database.js';
 import type { Database, WalletsTable } from '../../db/schema.js';
 import type { Scope } from '../../domain/scope.js';
+import { keyset, type PageRequest } from '../../http/pagination.js';
 
 /** SQL for wallets, each with its ledger balance; every query is confined to one scope. */
 
@@ -34,8 +35,24 @@ export async function findWallet(db: Db, scope: Scope, id: string): Promise<Wall
   return withBalances(db, scope).where('w.id', '=', id).executeTakeFirst();
 }
 
-export async function listCustomerWallets(db: Db, scope: Scope, customerId: string): Promise<WalletRow[]> {
-  return withBalances(db, scope).where('w.customer_id', '=', customerId).orderBy('w.created_at').orderBy('w.id').execute();
+/** All of a customer's wallets with their balances, newest first (a customer has a handful at most). */
+export async function customerWalletsWithBalances(db: Db, scope: Scope, customerId: string): Promise<WalletRow[]> {
+  return withBalances(db, scope).where('w.customer_id', '=', customerId).orderBy('w.created_at', 'desc').orderBy('w.id', 'desc').execute();
+}
+
+export type WalletListRow = Omit<WalletRow, 'balance'>;
+
+/** One page of a customer's wallets (spec 1.7), without balances. */
+export async function listCustomerWallets(db: Db, scope: Scope, customerId: string, page: PageRequest): Promise<WalletListRow[]> {
+  const { conditions, order, fetch } = keyset(page);
+  let query = db
+    .selectFrom('wallets')
+    .select(['id', 'customer_id', 'asset', 'chain', 'address', 'status', 'type', 'created_at', 'updated_at'])
+    .where('project_id', '=', scope.projectId)
+    .where('mode', '=', scope.mode)
+    .where('customer_id', '=', customerId);
+  for (const condition of conditions) query = query.where(condition);
+  return query.orderBy('created_at', order).orderBy('id', order).limit(fetch).execute();
 }
 
 export async function insertWallet(

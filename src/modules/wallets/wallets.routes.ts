@@ -4,7 +4,7 @@ import { scopeOf } from '../../http/authenticate.js';
 import { runIdempotent } from '../../http/idempotency.js';
 import { errorResponses, idempotencyHeaders } from '../../http/route-docs.js';
 import { IdParam } from '../../http/schema-helpers.js';
-import { BalanceQuery, CustomerBalance, Wallet, WalletBalance, WalletCreate, WalletList } from './wallets.schemas.js';
+import { BalanceQuery, CustomerBalance, Wallet, WalletBalance, WalletCreate, WalletList, WalletListQuery } from './wallets.schemas.js';
 import type { WalletsService } from './wallets.service.js';
 
 const CustomerIdParams = IdParam('customerId', 'cst_01jd8x3mc6eskv4hzbmt9hdby7');
@@ -41,16 +41,11 @@ export function walletsRoutes(db: Db, wallets: WalletsService): FastifyPluginAsy
           summary: "List a customer's wallets",
           tags,
           params: CustomerIdParams,
-          response: { 200: WalletList, ...errorResponses(401, 404, 429) },
+          querystring: WalletListQuery,
+          response: { 200: WalletList, ...errorResponses(400, 401, 404, 429) },
         },
       },
-      async (request) => ({
-        object: 'list' as const,
-        data: await wallets.listForCustomer(db, scopeOf(request), request.params.customerId),
-        hasMore: false,
-        nextCursor: null,
-        previousCursor: null,
-      }),
+      (request) => wallets.listForCustomer(db, scopeOf(request), request.params.customerId, request.query),
     );
 
     app.get(

@@ -1,4 +1,5 @@
 import Type, { type Static } from 'typebox';
+import { PageOf, PageQueryFields } from '../../http/pagination.js';
 import { component, Timestamp } from '../../http/schema-helpers.js';
 
 const Amount = (description: string) => Type.String({ pattern: '^-?\\d+(\\.\\d+)?$', description, examples: ['10.50'] });
@@ -28,13 +29,8 @@ const WalletComponent = component(
 );
 export const Wallet = WalletComponent.ref;
 
-export const WalletList = Type.Object({
-  object: Type.Literal('list'),
-  data: Type.Array(Wallet),
-  hasMore: Type.Boolean(),
-  nextCursor: Type.Null(),
-  previousCursor: Type.Null(),
-});
+export const WalletListQuery = Type.Object({ ...PageQueryFields }, { additionalProperties: false });
+export const WalletList = PageOf(Wallet);
 
 export const BalanceQuery = Type.Object(
   { estimatedBalanceCurrencyCode: Type.Optional(Type.Literal('USD', { description: 'Only USD for now.' })) },
@@ -78,3 +74,4 @@ export const walletComponents = [WalletComponent.schema];
 
 export type WalletView = Static<typeof Wallet>;
 export type WalletCreateBody = Static<typeof WalletCreate>;
+export type WalletListQueryParams = Static<typeof WalletListQuery>;

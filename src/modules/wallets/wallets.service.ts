@@ -7,13 +7,14 @@ import type { AssetCatalogue, AssetOnChain } from '../../domain/assets.js';
 import { DomainError, notFound } from '../../domain/errors.js';
 import { assertId, newId } from '../../domain/ids.js';
 import type { Scope } from '../../domain/scope.js';
+import { parsePageQuery, toPage, type Page } from '../../http/pagination.js';
 import { isoTimestamp } from '../../http/schema-helpers.js';
 import { newEvent, recordEvents } from '../../events/outbox.js';
 import { formatAmount, multiply, parsePositiveAmount, sum } from '../../ledger/decimal-amount.js';
 import * as ledger from '../../ledger/ledger.js';
 import * as customers from '../customers/customers.repo.js';
 import type { Static } from 'typebox';
-import type { CustomerBalance, Deposit, WalletBalance, WalletCreateBody, WalletView } from './wallets.schemas.js';
+import type { CustomerBalance, Deposit, WalletBalance, WalletCreateBody, WalletListQueryParams, WalletView } from './wallets.schemas.js';
 import * as repo from './wallets.repo.js';
 import { toWalletView } from './wallets.view.js';
 
@@ -24,7 +25,7 @@ import { toWalletView } from './wallets.view.js';
 export interface WalletsService {
   create(db: Db, scope: Scope, customerId: string, body: WalletCreateBody): Promise<WalletView>;
   get(db: Db, scope: Scope, id: string): Promise<WalletView>;
-  listForCustomer(db: Db, scope: Scope, customerId: string): Promise<WalletView[]>;
+  listForCustomer(db: Db, scope: Scope, customerId: string, query: WalletListQueryParams): Promise<Page<WalletView>>;
   balance(db: Db, scope: Scope, id: string): Promise<Static<typeof WalletBalance>>;
   customerBalance(db: Db, scope: Scope, customerId: string): Promise<Static<typeof CustomerBalance>>;
   sandboxDeposit(db: Db, scope: Scope, walletId: string, amount: string): Promise<Static<typeof Deposit>>;
@@ -78,7 +79,7 @@ export function createWalletsService({ custody, assets }: { custody: Custody; as
         for (const kind of ['wallet', 'external', 'in_flight', 'fees'] as const) {
           await ledger.ensureAccount(trx, scope, { kind, asset: pair.asset, chain: pair.chain, walletId: kind === 'wallet' ? id : null, scale: pair.decimals });
         }
-        const wallet = toWalletView({ id, customer_id: customerId, asset: pair.asset, chain: pair.chain, address, status: 'active', type: 'internal', created_at: at, updated_at: at, balance: '0' });
+        const wallet = toWalletView({ id, customer_id: customerId, asset: pair.asset, chain: pair.chain, address, status: 'active', type: 'internal', created_at: at, updated_at: at });
         await recordEvents(trx, scope, [newEvent('wallet.created', wallet, at)]);
         return wallet;
       }),
@@ -87,10 +88,11 @@ export function createWalletsService({ custody, assets }: { custody: Custody; as
       return toWalletView(await walletOrThrow(db, scope, id));
     },
 
-    async listForCustomer(db, scope, customerId) {
+    async listForCustomer(db, scope, customerId, query) {
       assertId('customer', customerId);
+      const page = parsePageQuery(query, 'wallet');
       if (!(await customers.findCustomer(db, scope, customerId))) throw notFound('customer');
-      return (await repo.listCustomerWallets(db, scope, customerId)).map(toWalletView);
+      return toPage(await repo.listCustomerWallets(db, scope, customerId, page), page, toWalletView);
     },
 
     async balance(db, scope, id) {
@@ -101,7 +103,7 @@ export function createWalletsService({ custody, assets }: { custody: Custody; as
     async customerBalance(db, scope, customerId) {
       assertId('customer', customerId);
       if (!(await customers.findCustomer(db, scope, customerId))) throw notFound('customer');
-      const balances = (await repo.listCustomerWallets(db, scope, customerId)).map((w) => ({ walletId: w.id, asset: w.asset, network: w.chain, ...valued(w) }));
+      const balances = (await repo.customerWalletsWithBalances(db, scope, customerId)).map((w) => ({ walletId: w.id, asset: w.asset, network: w.chain, ...valued(w) }));
       return {
         object: 'customerBalance',
         customerId,

@@ -1,8 +1,8 @@
 import { isoTimestamp } from '../../http/schema-helpers.js';
 import type { WalletView } from './wallets.schemas.js';
-import type { WalletRow } from './wallets.repo.js';
+import type { WalletListRow } from './wallets.repo.js';
 
-export function toWalletView(row: WalletRow): WalletView {
+export function toWalletView(row: WalletListRow): WalletView {
   return {
     id: row.id,
     object: 'wallet',
