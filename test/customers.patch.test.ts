@@ -98,6 +98,16 @@ describe('PATCH /v0.9/customers/{id}', () => {
       expect(res.status).toBe(200);
       expect(res.body).toEqual(before);
     });
+
+    it('answers a body that is invalid once merged with 400, before the 422 of signedAgreement false', async () => {
+      // Found by the fuzz suite: validation comes before business rules, whatever the order of fields.
+      const metadata = Object.fromEntries(Array.from({ length: 45 }, (_, i) => [`k${i}`, 'v']));
+      const before = await createCustomer({ signedAgreement: true, metadata });
+      const more = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`new${i}`, 'v']));
+      const res = await t.api.patch(`/v0.9/customers/${before.id}`, { metadata: more, signedAgreement: false });
+      expect([res.status, res.body.error.code]).toEqual([400, 'validation_error']);
+      expect((await t.api.get(`/v0.9/customers/${before.id}`)).body).toEqual(before);
+    });
   });
 
   it('appends identifyingInformation, replacing an entry of the same type and issuingCountry', async () => {

@@ -206,19 +206,20 @@ function planPatch(scope: Scope, found: CustomerWithEndorsements, patch: Custome
       changedFields.add(field);
     }
   }
-  if (patch.signedAgreement === false && current.signed_agreement) {
-    throw new DomainError('signed_agreement_irreversible', 'signedAgreement cannot be set back to false once accepted');
-  }
-  if (patch.signedAgreement === true && !current.signed_agreement) {
-    changes.signed_agreement = next.signed_agreement = true;
-    changes.signed_agreement_at = next.signed_agreement_at = at;
-  }
+  // Validation first (a merged metadata over its limit is a 400), business rules after (422).
   if (patch.metadata !== undefined) {
     const merged = mergeMetadata(current.metadata, patch.metadata);
     if (JSON.stringify(merged) !== JSON.stringify(current.metadata)) {
       changes.metadata = JSON.stringify(merged);
       next.metadata = merged;
     }
+  }
+  if (patch.signedAgreement === false && current.signed_agreement) {
+    throw new DomainError('signed_agreement_irreversible', 'signedAgreement cannot be set back to false once accepted');
+  }
+  if (patch.signedAgreement === true && !current.signed_agreement) {
+    changes.signed_agreement = next.signed_agreement = true;
+    changes.signed_agreement_at = next.signed_agreement_at = at;
   }
   let pii = opened?.stored;
   if (PII_FIELDS.some((field) => patch[field] !== undefined)) {
