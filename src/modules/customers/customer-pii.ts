@@ -36,3 +36,16 @@ export function openPii(dataKey: Buffer, scope: Scope, customerId: string, seale
   if (sealed === null) return {};
   return JSON.parse(open(dataKey, sealed, piiAad(scope, customerId)).toString()) as CustomerPii;
 }
+
+/** The columns a customer's PII is stored in (customers.repo findSealedPii). */
+export interface SealedPiiColumns {
+  pii_sealed: Buffer | null;
+  data_key_sealed: Buffer;
+  master_key_id: string;
+}
+
+/** Opens a customer's stored PII, and the data key that re-seals it. */
+export function openStoredPii(keyring: MasterKeyring, scope: Scope, customerId: string, stored: SealedPiiColumns): { pii: CustomerPii; dataKey: Buffer } {
+  const dataKey = openDataKey(keyring, scope, customerId, { sealed: stored.data_key_sealed, masterKeyId: stored.master_key_id });
+  return { pii: openPii(dataKey, scope, customerId, stored.pii_sealed), dataKey };
+}

@@ -11,7 +11,7 @@ import { assertId, newId } from '../../domain/ids.js';
 import type { Scope } from '../../domain/scope.js';
 import { newEvent } from '../../events/outbox.js';
 import { parsePageQuery, toPage, type Page } from '../../http/pagination.js';
-import { type CustomerPii, newDataKey, openDataKey, openPii, PII_FIELDS, sealPii } from './customer-pii.js';
+import { type CustomerPii, newDataKey, openStoredPii, PII_FIELDS, sealPii } from './customer-pii.js';
 import { mergeIdentifyingInformation, mergeMetadata } from './customer-patch-rules.js';
 import type { CustomerCreateBody, CustomerListQueryParams, CustomerPatchBody, CustomerView } from './customers.schemas.js';
 import * as repo from './customers.repo.js';
@@ -106,9 +106,7 @@ export function createCustomersService({ keyring }: { keyring: MasterKeyring }):
   async function complianceUpdate(trx: Transaction<Database>, scope: Scope, id: string, patch: CustomerPatchBody): Promise<CustomerView> {
     const found = await repo.findCustomer(trx, scope, id, { forUpdate: true });
     if (!found) throw notFound('customer');
-    const sealed = await repo.findSealedPii(trx, scope, id);
-    const dataKey = openDataKey(keyring, scope, id, { sealed: sealed.data_key_sealed, masterKeyId: sealed.master_key_id });
-    const stored = openPii(dataKey, scope, id, sealed.pii_sealed);
+    const { pii: stored, dataKey } = openStoredPii(keyring, scope, id, await repo.findSealedPii(trx, scope, id));
     const plan = planPatch(scope, found, patch, { stored, dataKey });
     const at = plan?.at ?? new Date();
     const named = expandEndorsements(patch.endorsements ?? []);

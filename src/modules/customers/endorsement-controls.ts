@@ -11,7 +11,7 @@ import { DomainError, notFound, validationError } from '../../domain/errors.js';
 import { assertId } from '../../domain/ids.js';
 import type { Scope } from '../../domain/scope.js';
 import { newEvent } from '../../events/outbox.js';
-import { openDataKey, openPii } from './customer-pii.js';
+import { openStoredPii } from './customer-pii.js';
 import { applyOutcome, saveOutcome, toSubject } from './customer-compliance.js';
 import * as repo from './customers.repo.js';
 import type { CustomerView } from './customers.schemas.js';
@@ -33,9 +33,8 @@ export function createEndorsementControls({ keyring }: { keyring: MasterKeyring 
     assertId('customer', customerId);
     const found = await repo.findCustomer(trx, scope, customerId, { forUpdate: true });
     if (!found) throw notFound('customer');
-    const sealed = await repo.findSealedPii(trx, scope, customerId);
-    const dataKey = openDataKey(keyring, scope, customerId, { sealed: sealed.data_key_sealed, masterKeyId: sealed.master_key_id });
-    return { found, subject: toSubject(found.row, openPii(dataKey, scope, customerId, sealed.pii_sealed)) };
+    const { pii } = openStoredPii(keyring, scope, customerId, await repo.findSealedPii(trx, scope, customerId));
+    return { found, subject: toSubject(found.row, pii) };
   }
 
   /** Every endorsement to OFFBOARDED and the customer `inactive` (spec 3.3), with `customer.offboarded`. */

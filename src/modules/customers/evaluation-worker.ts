@@ -7,7 +7,7 @@ import type { VerificationProvider } from '../../compliance/verification-provide
 import type { MasterKeyring } from '../../crypto/master-keys.js';
 import type { Db } from '../../db/database.js';
 import { inTransaction } from '../../db/transactions.js';
-import { openDataKey, openPii } from './customer-pii.js';
+import { openStoredPii } from './customer-pii.js';
 import * as customers from './customers.repo.js';
 import { saveOutcome, toSubject } from './customer-compliance.js';
 import {
@@ -90,9 +90,7 @@ export function createEvaluationWorker({ db, listenTo, keyring, provider, decisi
     const { scope, customerId } = job;
     const found = await customers.findCustomer(db, scope, customerId);
     if (!found) return;
-    const sealed = await customers.findSealedPii(db, scope, customerId);
-    const dataKey = openDataKey(keyring, scope, customerId, { sealed: sealed.data_key_sealed, masterKeyId: sealed.master_key_id });
-    const pii = openPii(dataKey, scope, customerId, sealed.pii_sealed);
+    const { pii } = openStoredPii(keyring, scope, customerId, await customers.findSealedPii(db, scope, customerId));
     const result = await provider.verify(toSubject(found.row, pii), new Date());
 
     const moves = await inTransaction(db, async (trx) => {

@@ -10,7 +10,7 @@ import { DomainError, notFound, validationError } from '../../domain/errors.js';
 import { assertId } from '../../domain/ids.js';
 import type { Scope } from '../../domain/scope.js';
 import { isoTimestamp } from '../../http/schema-helpers.js';
-import { openDataKey, openPii, type CustomerPii } from '../customers/customer-pii.js';
+import { openStoredPii, type CustomerPii } from '../customers/customer-pii.js';
 import * as customers from '../customers/customers.repo.js';
 import type { CustomerView } from '../customers/customers.schemas.js';
 import { toCustomerView } from '../customers/customers.view.js';
@@ -94,9 +94,7 @@ export function createOperatorService({ db, keyring, controls }: { db: Db; keyri
       const scope = await scopeOf(customerId);
       const found = await customers.findCustomer(db, scope, customerId);
       if (!found) throw notFound('customer');
-      const sealed = await customers.findSealedPii(db, scope, customerId);
-      const dataKey = openDataKey(keyring, scope, customerId, { sealed: sealed.data_key_sealed, masterKeyId: sealed.master_key_id });
-      const pii = openPii(dataKey, scope, customerId, sealed.pii_sealed);
+      const { pii } = openStoredPii(keyring, scope, customerId, await customers.findSealedPii(db, scope, customerId));
       // Audited before it is shown: a read that cannot be recorded is not served.
       await recordAudit(db, scope, { operator, action: 'readComplianceRecord', customerId, detail: { fields: Object.keys(pii).sort() } }, new Date());
       const [history, audit] = await Promise.all([listHistory(db, scope, customerId), listAudit(db, scope, customerId)]);
