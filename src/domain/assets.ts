@@ -34,7 +34,7 @@ export interface AssetCatalogue {
   priceUsd(asset: string): string | undefined;
 }
 
-export const BUNDLED_ASSETS = path.join(packageRoot, 'data', 'assets.json');
+const BUNDLED_ASSETS = path.join(packageRoot, 'data', 'assets.json');
 
 export function readAssetCatalogue(file = BUNDLED_ASSETS): AssetCatalogue {
   const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
