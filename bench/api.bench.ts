@@ -18,7 +18,8 @@ import type { LoadJob } from './load-worker.js';
  * floor, and each autocannon run (bench/load-worker.ts), so none steals the others' event loop.
  *
  * Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_ROUNDS (default 3),
- * BENCH_LOG_LEVEL (the server's OMS_LOG_LEVEL; default unset, i.e. the server's own default).
+ * BENCH_LOG_LEVEL (the server's OMS_LOG_LEVEL; default unset, i.e. the server's own default),
+ * BENCH_ONLY (comma-separated scenario names, e.g. "POST deposit"; default all).
  */
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,6 +32,7 @@ const CUSTOMERS = 256;
 const WALLETS = 100;
 const START_RUNS = 3;
 const TARGETS = { coldMs: 3_000, warmMs: 1_500 };
+const ONLY = process.env.BENCH_ONLY?.split(',').map((name) => name.trim());
 
 /** One measured route: what the server and the floor are asked, and what is expected of the ratio. */
 interface Scenario {
@@ -279,7 +281,7 @@ async function measureLoad() {
     if (res.status !== 201) throw new Error(`open wallet: ${res.status} ${JSON.stringify(res.body)}`);
     wallets.push(res.body.id as string);
   }
-  const scenarios: Scenario[] = [
+  const allScenarios: Scenario[] = [
     { name: 'GET customer', method: 'GET', server: paths, floor: paths, target: { ratio: 0.6, p99Factor: 2 } },
     { name: 'PATCH customer', method: 'PATCH', server: paths, floor: paths, target: { ratio: 0.5, p99Factor: 2 } },
     {
@@ -291,6 +293,8 @@ async function measureLoad() {
     },
     { name: 'GET balance', method: 'GET', server: wallets.map((id) => `/v0.9/wallets/${id}/balance`), floor: wallets.map((id) => `/floor/wallets/${id}/balance`) },
   ];
+  const scenarios = allScenarios.filter((scenario) => !ONLY || ONLY.includes(scenario.name));
+  if (scenarios.length === 0) throw new Error(`BENCH_ONLY names no scenario; there are: ${allScenarios.map((s) => s.name).join(', ')}`);
 
   const pm = postmaster(dataDir);
   if (!pm) throw new Error('no postmaster.pid for the server');

@@ -25,20 +25,15 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-async function wallet(asset = 'usdc', scale = 6): Promise<string> {
-  const account = await ledger.transaction(t.db, (trx) =>
-    ledger.ensureAccount(trx, scope, { kind: 'wallet', asset, chain: 'polygon', walletId: `wlt_test_${n++}`, scale }),
-  );
-  return account.id;
-}
+const wallet = (asset = 'usdc', scale = 6): Promise<ledger.AccountRef> =>
+  ledger.transaction(t.db, (trx) => ledger.ensureAccount(trx, scope, { kind: 'wallet', asset, chain: 'polygon', walletId: `wlt_test_${n++}`, scale }));
 
-async function external(asset = 'usdc', scale = 6): Promise<string> {
-  const account = await ledger.transaction(t.db, (trx) => ledger.ensureAccount(trx, scope, { kind: 'external', asset, chain: 'polygon', walletId: null, scale }));
-  return account.id;
-}
+const external = (asset = 'usdc', scale = 6): Promise<ledger.AccountRef> =>
+  ledger.transaction(t.db, (trx) => ledger.ensureAccount(trx, scope, { kind: 'external', asset, chain: 'polygon', walletId: null, scale }));
 
-const move = (from: string, to: string, amount: string) => ledger.transaction(t.db, (trx) => ledger.post(trx, scope, ledger.transfer('test', from, to, amount)));
-const balanceOf = async (id: string) => (await ledger.findAccount(t.db, scope, id))!.balance;
+const move = (from: ledger.AccountRef, to: ledger.AccountRef, amount: string) =>
+  ledger.transaction(t.db, (trx) => ledger.post(trx, scope, ledger.transfer('test', from, to, amount)));
+const balanceOf = async (account: ledger.AccountRef) => (await ledger.findAccount(t.db, scope, account.id))!.balance!;
 
 /** One raw connection, to send SQL the way a person at psql would. */
 async function raw<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
@@ -100,8 +95,22 @@ describe('the database refuses, even to SQL sent by hand', () => {
       raw(async (c) => {
         await c.query('begin');
         await c.query(`insert into journal_entries values ($1, 'sandbox', 'e-unbalanced', 'test', null, now())`, [scope.projectId]);
-        await c.query(`insert into ledger_postings values ($1, 'sandbox', 'e-unbalanced', 0, $2, 'usdc', 5, now())`, [scope.projectId, a]);
-        await c.query(`insert into ledger_postings values ($1, 'sandbox', 'e-unbalanced', 1, $2, 'usdc', -4, now())`, [scope.projectId, world]);
+        await c.query(`insert into ledger_postings values ($1, 'sandbox', 'e-unbalanced', 0, $2, 'usdc', 5, now())`, [scope.projectId, a.id]);
+        await c.query(`insert into ledger_postings values ($1, 'sandbox', 'e-unbalanced', 1, $2, 'usdc', -4, now())`, [scope.projectId, world.id]);
+        await c.query('commit');
+      }),
+    ).rejects.toThrow(/does not balance/);
+    expect(await balanceOf(a)).toBe('0');
+  });
+
+  it('an entry written over two statements, even one that would balance at commit', async () => {
+    const [a, world] = [await wallet(), await external()];
+    await expect(
+      raw(async (c) => {
+        await c.query('begin');
+        await c.query(`insert into journal_entries values ($1, 'sandbox', 'e-split', 'test', null, now())`, [scope.projectId]);
+        await c.query(`insert into ledger_postings values ($1, 'sandbox', 'e-split', 0, $2, 'usdc', 5, now())`, [scope.projectId, a.id]);
+        await c.query(`insert into ledger_postings values ($1, 'sandbox', 'e-split', 1, $2, 'usdc', -5, now())`, [scope.projectId, world.id]);
         await c.query('commit');
       }),
     ).rejects.toThrow(/does not balance/);
@@ -114,7 +123,7 @@ describe('the database refuses, even to SQL sent by hand', () => {
       raw(async (c) => {
         await c.query('begin');
         await c.query(`insert into journal_entries values ($1, 'sandbox', 'e-single', 'test', null, now())`, [scope.projectId]);
-        await c.query(`insert into ledger_postings values ($1, 'sandbox', 'e-single', 0, $2, 'usdc', 5, now())`, [scope.projectId, world]);
+        await c.query(`insert into ledger_postings values ($1, 'sandbox', 'e-single', 0, $2, 'usdc', 5, now())`, [scope.projectId, world.id]);
         await c.query('commit');
       }),
     ).rejects.toThrow(/does not balance/);
@@ -142,16 +151,26 @@ describe('the database refuses, even to SQL sent by hand', () => {
       raw(async (c) => {
         await c.query('begin');
         await c.query(`insert into journal_entries values ($1, 'sandbox', 'e-overdraft', 'test', null, now())`, [scope.projectId]);
-        await c.query(`insert into ledger_postings values ($1, 'sandbox', 'e-overdraft', 0, $2, 'usdc', -1, now())`, [scope.projectId, a]);
-        await c.query(`insert into ledger_postings values ($1, 'sandbox', 'e-overdraft', 1, $2, 'usdc', 1, now())`, [scope.projectId, b]);
+        await c.query(`insert into ledger_postings values ($1, 'sandbox', 'e-overdraft', 0, $2, 'usdc', -1, now())`, [scope.projectId, a.id]);
+        await c.query(`insert into ledger_postings values ($1, 'sandbox', 'e-overdraft', 1, $2, 'usdc', 1, now())`, [scope.projectId, b.id]);
         await c.query('commit');
       }),
     ).rejects.toThrow(/ledger_accounts_not_negative/);
   });
 
   it('a balance set by hand, which would no longer be the sum of its postings', async () => {
-    const a = await wallet();
-    await expect(raw((c) => c.query('update ledger_accounts set balance = 1000000 where id = $1', [a]))).rejects.toThrow(/only through postings/);
+    const [a, world] = [await wallet(), await external()];
+    await expect(raw((c) => c.query('update ledger_accounts set balance = 1000000 where id = $1', [a.id]))).rejects.toThrow(/only through postings/);
+    await expect(raw((c) => c.query('update ledger_accounts set balance = 0 where id = $1', [world.id]))).rejects.toThrow(/only through postings/);
+  });
+
+  it('a cached balance on an account of the outside world, or none on a wallet', async () => {
+    await expect(
+      raw((c) => c.query(`insert into ledger_accounts values ($1, 'sandbox', 'acct-world', 'external', 'usdc', 'celo', null, 6, true, 0, now())`, [scope.projectId])),
+    ).rejects.toThrow(/ledger_accounts_balance_cached_unless_world/);
+    await expect(
+      raw((c) => c.query(`insert into ledger_accounts values ($1, 'sandbox', 'acct-wallet', 'wallet', 'usdc', 'celo', 'wlt_x', 6, false, null, now())`, [scope.projectId])),
+    ).rejects.toThrow(/ledger_accounts_balance_cached_unless_world/);
   });
 
   it('a posting in another asset than its account, or with more decimals than the asset has', async () => {
@@ -161,7 +180,7 @@ describe('the database refuses, even to SQL sent by hand', () => {
       raw(async (c) => {
         await c.query('begin');
         await c.query(`insert into journal_entries values ($1, 'sandbox', 'e-asset', 'test', null, now())`, [scope.projectId]);
-        await c.query(`insert into ledger_postings values ($1, 'sandbox', 'e-asset', 0, $2, 'usdt', 1, now())`, [scope.projectId, a]);
+        await c.query(`insert into ledger_postings values ($1, 'sandbox', 'e-asset', 0, $2, 'usdt', 1, now())`, [scope.projectId, a.id]);
         await c.query('commit');
       }),
     ).rejects.toThrow(/foreign key/);
@@ -169,6 +188,34 @@ describe('the database refuses, even to SQL sent by hand', () => {
 });
 
 describe('movements', () => {
+  it('does not make deposits into different wallets wait on each other at the world account', async () => {
+    const [a, b, world] = [await wallet(), await wallet(), await external()];
+    await raw(async (holder) => {
+      await holder.query('begin');
+      await holder.query(`insert into journal_entries values ($1, 'sandbox', 'e-open', 'test', null, now())`, [scope.projectId]);
+      await holder.query(`insert into ledger_postings values ($1, 'sandbox', 'e-open', 0, $2, 'usdc', -1, now()), ($1, 'sandbox', 'e-open', 1, $3, 'usdc', 1, now())`, [
+        scope.projectId,
+        world.id,
+        a.id,
+      ]);
+      // The first deposit is still open; a second one, from the same world account, must not queue behind it.
+      await raw(async (other) => {
+        await other.query(`set lock_timeout = '1s'`);
+        await other.query('begin');
+        await other.query(`insert into journal_entries values ($1, 'sandbox', 'e-second', 'test', null, now())`, [scope.projectId]);
+        await other.query(`insert into ledger_postings values ($1, 'sandbox', 'e-second', 0, $2, 'usdc', -2, now()), ($1, 'sandbox', 'e-second', 1, $3, 'usdc', 2, now())`, [
+          scope.projectId,
+          world.id,
+          b.id,
+        ]);
+        await other.query('commit');
+      });
+      await holder.query('commit');
+    });
+    expect([await balanceOf(a), await balanceOf(b)]).toEqual(['1', '2']);
+    expect((await ledger.findAccount(t.db, scope, world.id))!.balance).toBeNull();
+  });
+
   it('refuses an overdraft with insufficient_funds and leaves nothing behind', async () => {
     const [a, b, world] = [await wallet(), await wallet(), await external()];
     await move(world, a, '5');

@@ -30,7 +30,7 @@ describe('oms ledger verify', () => {
       await ledger.ensureAccount(trx, scope, { kind: 'wallet', asset: 'usdc', chain: 'base', walletId: 'wlt_verify', scale: 6 }),
       await ledger.ensureAccount(trx, scope, { kind: 'external', asset: 'usdc', chain: 'base', walletId: null, scale: 6 }),
     ]);
-    await ledger.transaction(t.db, (trx) => ledger.post(trx, scope, ledger.transfer('deposit', world.id, wallet.id, '12.5')));
+    await ledger.transaction(t.db, (trx) => ledger.post(trx, scope, ledger.transfer('deposit', world, wallet, '12.5')));
 
     const clean = await verify();
     expect([clean.code, clean.stdout]).toEqual([0, 'ledger verified: every balance equals its postings, every entry balances\n']);

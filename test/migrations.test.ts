@@ -1,8 +1,25 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { migrate } from '../src/db/migrate.js';
 import { adminQuery, withDatabase } from './support/global-setup.js';
+import { ROOT } from './support/processes.js';
+
+const MIGRATIONS = path.join(ROOT, 'src', 'db', 'migrations');
+
+/** Brings a new database to `last` (inclusive) as `migrate` would have, recording each step. */
+async function migrateUntil(pool: pg.Pool, last: string): Promise<void> {
+  await pool.query('create table schema_migrations (version text primary key, checksum text not null, applied_at timestamptz not null default now())');
+  for (const file of readdirSync(MIGRATIONS).filter((f) => f.endsWith('.sql')).sort()) {
+    const version = file.replace(/\.sql$/, '');
+    if (version > last) break;
+    const text = readFileSync(path.join(MIGRATIONS, file), 'utf8');
+    await pool.query(text);
+    await pool.query('insert into schema_migrations (version, checksum) values ($1, $2)', [version, createHash('sha256').update(text).digest('hex')]);
+  }
+}
 
 describe('migrations', () => {
   it('apply exactly once when several processes start together', async () => {
@@ -29,6 +46,57 @@ describe('migrations', () => {
       await migrate(pool);
       await pool.query(`update schema_migrations set checksum = 'edited' where version = '0001_foundation'`);
       await expect(migrate(pool)).rejects.toThrow(/0001_foundation was changed/);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('upgrade a ledger written before 0009: the world keeps no cached balance, wallets name their accounts, the books still balance', async () => {
+    const database = `oms_t_${inject('runId')}_mig_${randomBytes(3).toString('hex')}`;
+    await adminQuery(inject('adminUrl'), `create database ${database}`);
+    const pool = new pg.Pool({ connectionString: withDatabase(inject('adminUrl'), database), max: 1 });
+    try {
+      await migrateUntil(pool, '0008_wallets');
+      const p = 'prj_upgrade';
+      await pool.query(
+        `insert into customers (project_id, mode, id, data_key_sealed, master_key_id, created_at, updated_at) values ($1, 'sandbox', 'cst_1', '\\x00', 'k', now(), now())`,
+        [p],
+      );
+      await pool.query(`insert into wallets values ($1, 'sandbox', 'wlt_1', 'cst_1', 'usdc', 'base', '0xabc', 'active', 'internal', now(), now())`, [p]);
+      await pool.query(
+        `insert into ledger_accounts values
+           ($1, 'sandbox', 'acc_wallet', 'wallet', 'usdc', 'base', 'wlt_1', 6, false, 0, now()),
+           ($1, 'sandbox', 'acc_world', 'external', 'usdc', 'base', null, 6, true, 0, now())`,
+        [p],
+      );
+      await pool.query('begin');
+      await pool.query(`insert into journal_entries values ($1, 'sandbox', 'e1', 'deposit', '0x01', now())`, [p]);
+      await pool.query(
+        `insert into ledger_postings values ($1, 'sandbox', 'e1', 0, 'acc_world', 'usdc', -7.25, now()), ($1, 'sandbox', 'e1', 1, 'acc_wallet', 'usdc', 7.25, now())`,
+        [p],
+      );
+      await pool.query('commit');
+
+      expect((await migrate(pool))[0]).toBe('0009_ledger_hot_paths');
+
+      const accounts = await pool.query(`select id, balance::text from ledger_accounts order by id`);
+      expect(accounts.rows).toEqual([
+        { id: 'acc_wallet', balance: '7.25' },
+        { id: 'acc_world', balance: null },
+      ]);
+      const wallet = await pool.query(`select ledger_account_id, external_account_id from wallets where id = 'wlt_1'`);
+      expect(wallet.rows).toEqual([{ ledger_account_id: 'acc_wallet', external_account_id: 'acc_world' }]);
+      // A movement after the upgrade goes through the new path and leaves the same totals.
+      const posted = await pool.query(
+        `select account_id, balance::text from ledger_post($1, 'sandbox', 'e2', 'deposit', null, now(), array['acc_wallet', 'acc_world'], array['usdc', 'usdc'], array[1, -1]::numeric[])`,
+        [p],
+      );
+      expect(posted.rows).toEqual(expect.arrayContaining([{ account_id: 'acc_wallet', balance: '8.25' }]));
+      const sums = await pool.query(`select account_id, sum(amount)::text as total from ledger_postings group by 1 order by 1`);
+      expect(sums.rows).toEqual([
+        { account_id: 'acc_wallet', total: '8.25' },
+        { account_id: 'acc_world', total: '-8.25' },
+      ]);
     } finally {
       await pool.end();
     }

@@ -135,8 +135,8 @@ export interface LedgerAccountsTable {
   wallet_id: string | null;
   scale: number;
   allow_negative: boolean;
-  /** NUMERIC, as a decimal string. */
-  balance: ColumnType<string, never, never>;
+  /** NUMERIC, as a decimal string; null for the outside world's accounts, whose balance is not cached (migration 0009). */
+  balance: ColumnType<string | null, string | null, never>;
   created_at: Date;
 }
 
@@ -180,6 +180,10 @@ export interface WalletsTable {
   address: string;
   status: 'active' | 'suspended' | 'closed';
   type: 'internal' | 'external';
+  /** The wallet's own ledger account. */
+  ledger_account_id: string;
+  /** The outside world's ledger account of the wallet's asset and chain: deposits come from it. */
+  external_account_id: string;
   created_at: Date;
   updated_at: Date;
 }

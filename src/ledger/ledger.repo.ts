@@ -15,7 +15,8 @@ export interface AccountRow {
   chain: string;
   wallet_id: string | null;
   scale: number;
-  balance: string;
+  /** NUMERIC text; null for an account of the outside world, whose balance is not cached. */
+  balance: string | null;
 }
 
 const ACCOUNT_COLUMNS = ['id', 'kind', 'asset', 'chain', 'wallet_id', 'scale', 'balance'] as const;
@@ -42,6 +43,7 @@ export async function ensureAccount(trx: Transaction<Database>, scope: Scope, ke
       wallet_id: key.walletId,
       scale: key.scale,
       allow_negative: key.kind === 'external',
+      balance: key.kind === 'external' ? null : '0',
       created_at: new Date(),
     })
     .onConflict((oc) => oc.columns(['project_id', 'mode', 'kind', 'asset', 'chain', 'wallet_id']).doNothing())
@@ -58,19 +60,6 @@ export async function ensureAccount(trx: Transaction<Database>, scope: Scope, ke
   return query.executeTakeFirstOrThrow();
 }
 
-/** Locks the accounts in id order: two movements over the same accounts never wait on each other in a cycle. */
-export async function lockAccounts(trx: Transaction<Database>, scope: Scope, ids: readonly string[]): Promise<AccountRow[]> {
-  return trx
-    .selectFrom('ledger_accounts')
-    .select(ACCOUNT_COLUMNS)
-    .where('project_id', '=', scope.projectId)
-    .where('mode', '=', scope.mode)
-    .where('id', 'in', [...new Set(ids)].sort())
-    .orderBy('id')
-    .forUpdate()
-    .execute();
-}
-
 export interface PostingInput {
   accountId: string;
   asset: string;
@@ -78,30 +67,21 @@ export interface PostingInput {
   amount: string;
 }
 
+/**
+ * Writes the entry and its postings (in the order given, which is the order their accounts are
+ * locked) and returns the balances they leave, in one round trip (`ledger_post`, migration 0009).
+ */
 export async function insertEntry(
   trx: Transaction<Database>,
   scope: Scope,
-  entry: { kind: string; reference: string | null; postings: readonly PostingInput[] },
+  entry: { id: string; kind: string; reference: string | null; postings: readonly PostingInput[] },
   at: Date,
-): Promise<string> {
-  const id = randomUUID();
-  await trx.insertInto('journal_entries').values({ project_id: scope.projectId, mode: scope.mode, id, kind: entry.kind, reference: entry.reference, created_at: at }).execute();
-  await trx
-    .insertInto('ledger_postings')
-    .values(
-      entry.postings.map((p, seq) => ({
-        project_id: scope.projectId,
-        mode: scope.mode,
-        entry_id: id,
-        seq,
-        account_id: p.accountId,
-        asset: p.asset,
-        amount: p.amount,
-        created_at: at,
-      })),
-    )
-    .execute();
-  return id;
+): Promise<Map<string, string | null>> {
+  const { rows } = await sql<{ account_id: string; balance: string | null }>`
+    select account_id, balance::text as balance from ledger_post(
+      ${scope.projectId}, ${scope.mode}, ${entry.id}, ${entry.kind}, ${entry.reference}, ${at},
+      ${entry.postings.map((p) => p.accountId)}::text[], ${entry.postings.map((p) => p.asset)}::text[], ${entry.postings.map((p) => p.amount)}::numeric[])`.execute(trx);
+  return new Map(rows.map((r) => [r.account_id, r.balance]));
 }
 
 export async function findAccount(db: Db, scope: Scope, id: string): Promise<AccountRow | undefined> {
@@ -122,14 +102,14 @@ export interface BalanceDifference {
   fromPostings: string;
 }
 
-/** Every account whose cached balance is not the sum of its postings, across all projects. */
+/** Every account whose cached balance is not the sum of its postings, across all projects (the world's accounts cache none). */
 export async function balanceDifferences(db: Db): Promise<BalanceDifference[]> {
   const { rows } = await sql<{ project_id: string; mode: string; id: string; balance: string; summed: string }>`
     select a.project_id, a.mode, a.id, a.balance::text as balance, coalesce(p.summed, 0)::text as summed
       from ledger_accounts a
       left join (select project_id, mode, account_id, sum(amount) as summed from ledger_postings group by 1, 2, 3) p
         on (p.project_id, p.mode, p.account_id) = (a.project_id, a.mode, a.id)
-     where a.balance <> coalesce(p.summed, 0)`.execute(db);
+     where a.balance is not null and a.balance <> coalesce(p.summed, 0)`.execute(db);
   return rows.map((r) => ({ projectId: r.project_id, mode: r.mode, accountId: r.id, cached: r.balance, fromPostings: r.summed }));
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import type { Db } from '../db/database.js';
 import { isCheckViolation, isRetryableConflict } from '../db/errors.js';
@@ -9,14 +10,22 @@ import * as repo from './ledger.repo.js';
 
 /**
  * The ledger every money movement posts to. `post` writes one balanced journal entry inside
- * the caller's transaction, having locked its accounts in a fixed order; the database refuses
- * an unbalanced entry, an overdraft and any change to what is written. `transaction` runs a
- * unit of work that posts, and runs it again on a serialization failure or deadlock, so those
- * never reach the API.
+ * the caller's transaction; the database refuses an unbalanced entry, an overdraft and any
+ * change to what is written. An overdraft is checked by the database under the row lock that
+ * moving the cached balance takes; postings go in account-id order, so two movements over the
+ * same accounts take those locks in the same order and never wait on each other in a cycle.
+ * `transaction` runs a unit of work that posts, and runs it again on a serialization failure or
+ * deadlock, so those never reach the API.
  */
 
+/** What a leg needs of an account: the database checks that the asset is the account's. */
+export interface AccountRef {
+  id: string;
+  asset: string;
+}
+
 export interface Leg {
-  accountId: string;
+  account: AccountRef;
   /** Signed decimal string: positive credits the account, negative debits it. */
   amount: string;
 }
@@ -29,18 +38,22 @@ export interface Movement {
 
 const MAX_ATTEMPTS = 5;
 
-export async function post(trx: Transaction<Database>, scope: Scope, movement: Movement, at = new Date()): Promise<string> {
-  const accounts = await repo.lockAccounts(trx, scope, movement.legs.map((leg) => leg.accountId));
-  const byId = new Map(accounts.map((a) => [a.id, a]));
+export interface Posted {
+  entryId: string;
+  /** What each account that caches a balance holds once the entry is written, by account id. */
+  balances: ReadonlyMap<string, string>;
+}
+
+export async function post(trx: Transaction<Database>, scope: Scope, movement: Movement, at = new Date()): Promise<Posted> {
   const postings = [...movement.legs]
-    .sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0))
-    .map((leg) => {
-      const account = byId.get(leg.accountId);
-      if (!account) throw new Error(`ledger account ${leg.accountId} not found in ${scope.projectId}/${scope.mode}`);
-      return { accountId: leg.accountId, asset: account.asset, amount: leg.amount };
-    });
+    .sort((a, b) => (a.account.id < b.account.id ? -1 : a.account.id > b.account.id ? 1 : 0))
+    .map((leg) => ({ accountId: leg.account.id, asset: leg.account.asset, amount: leg.amount }));
+  const entryId = randomUUID();
   try {
-    return await repo.insertEntry(trx, scope, { kind: movement.kind, reference: movement.reference ?? null, postings }, at);
+    const after = await repo.insertEntry(trx, scope, { id: entryId, kind: movement.kind, reference: movement.reference ?? null, postings }, at);
+    const balances = new Map<string, string>();
+    for (const [accountId, balance] of after) if (balance !== null) balances.set(accountId, balance);
+    return { entryId, balances };
   } catch (err) {
     if (isCheckViolation(err, 'ledger_accounts_not_negative')) throw new DomainError('insufficient_funds', 'the balance does not cover this amount');
     throw err;
@@ -48,8 +61,8 @@ export async function post(trx: Transaction<Database>, scope: Scope, movement: M
 }
 
 /** A movement of `amount` from one account to another, as two legs. */
-export function transfer(kind: string, from: string, to: string, amount: string, reference?: string): Movement {
-  return { kind, reference, legs: [{ accountId: from, amount: negate(amount) }, { accountId: to, amount }] };
+export function transfer(kind: string, from: AccountRef, to: AccountRef, amount: string, reference?: string): Movement {
+  return { kind, reference, legs: [{ account: from, amount: negate(amount) }, { account: to, amount }] };
 }
 
 export async function transaction<T>(db: Db, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
@@ -63,6 +76,7 @@ export async function transaction<T>(db: Db, work: (trx: Transaction<Database>) 
   }
 }
 
+export type AccountKind = repo.AccountKind;
 export const ensureAccount = repo.ensureAccount;
 export const findAccount = repo.findAccount;
 

@@ -16,7 +16,9 @@ export interface WalletRow {
   type: WalletsTable['type'];
   created_at: Date;
   updated_at: Date;
-  /** The ledger account's balance, NUMERIC text. */
+  ledger_account_id: string;
+  external_account_id: string;
+  /** The wallet's ledger account balance, NUMERIC text. */
   balance: string;
 }
 
@@ -24,9 +26,24 @@ function withBalances(db: Db, scope: Scope) {
   return db
     .selectFrom('wallets as w')
     .innerJoin('ledger_accounts as a', (join) =>
-      join.onRef('a.project_id', '=', 'w.project_id').onRef('a.mode', '=', 'w.mode').onRef('a.wallet_id', '=', 'w.id').on('a.kind', '=', 'wallet'),
+      join.onRef('a.project_id', '=', 'w.project_id').onRef('a.mode', '=', 'w.mode').onRef('a.id', '=', 'w.ledger_account_id'),
     )
-    .select(['w.id', 'w.customer_id', 'w.asset', 'w.chain', 'w.address', 'w.status', 'w.type', 'w.created_at', 'w.updated_at', 'a.balance'])
+    .select([
+      'w.id',
+      'w.customer_id',
+      'w.asset',
+      'w.chain',
+      'w.address',
+      'w.status',
+      'w.type',
+      'w.ledger_account_id',
+      'w.external_account_id',
+      'w.created_at',
+      'w.updated_at',
+      'a.balance',
+    ])
+    // A wallet's account caches its balance: only the outside world's accounts do not.
+    .$narrowType<{ balance: string }>()
     .where('w.project_id', '=', scope.projectId)
     .where('w.mode', '=', scope.mode);
 }
@@ -40,7 +57,7 @@ export async function customerWalletsWithBalances(db: Db, scope: Scope, customer
   return withBalances(db, scope).where('w.customer_id', '=', customerId).orderBy('w.created_at', 'desc').orderBy('w.id', 'desc').execute();
 }
 
-export type WalletListRow = Omit<WalletRow, 'balance'>;
+export type WalletListRow = Omit<WalletRow, 'ledger_account_id' | 'external_account_id' | 'balance'>;
 
 /** One page of a customer's wallets (spec 1.7), without balances. */
 export async function listCustomerWallets(db: Db, scope: Scope, customerId: string, page: PageRequest): Promise<WalletListRow[]> {
@@ -58,7 +75,7 @@ export async function listCustomerWallets(db: Db, scope: Scope, customerId: stri
 export async function insertWallet(
   trx: Transaction<Database>,
   scope: Scope,
-  wallet: { id: string; customerId: string; asset: string; chain: string; address: string; at: Date },
+  wallet: { id: string; customerId: string; asset: string; chain: string; address: string; ledgerAccountId: string; externalAccountId: string; at: Date },
 ): Promise<void> {
   await trx
     .insertInto('wallets')
@@ -72,6 +89,8 @@ export async function insertWallet(
       address: wallet.address,
       status: 'active',
       type: 'internal',
+      ledger_account_id: wallet.ledgerAccountId,
+      external_account_id: wallet.externalAccountId,
       created_at: wallet.at,
       updated_at: wallet.at,
     })

@@ -68,16 +68,26 @@ export function createWalletsService({ custody, assets }: { custody: Custody; as
         const id = newId('wallet');
         const at = new Date();
         const address = await custody.evmAddressOf(trx, scope, customerId);
+        const accounts = new Map<ledger.AccountKind, ledger.AccountRef>();
+        for (const kind of ['wallet', 'external', 'in_flight', 'fees'] as const) {
+          accounts.set(kind, await ledger.ensureAccount(trx, scope, { kind, asset: pair.asset, chain: pair.chain, walletId: kind === 'wallet' ? id : null, scale: pair.decimals }));
+        }
         try {
-          await repo.insertWallet(trx, scope, { id, customerId, asset: pair.asset, chain: pair.chain, address, at });
+          await repo.insertWallet(trx, scope, {
+            id,
+            customerId,
+            asset: pair.asset,
+            chain: pair.chain,
+            address,
+            ledgerAccountId: accounts.get('wallet')!.id,
+            externalAccountId: accounts.get('external')!.id,
+            at,
+          });
         } catch (err) {
           if (isUniqueViolation(err, 'wallets_project_id_mode_customer_id_asset_chain_key')) {
             throw new DomainError('conflict', `the customer already has a ${pair.asset} wallet on ${pair.chain}`);
           }
           throw err;
-        }
-        for (const kind of ['wallet', 'external', 'in_flight', 'fees'] as const) {
-          await ledger.ensureAccount(trx, scope, { kind, asset: pair.asset, chain: pair.chain, walletId: kind === 'wallet' ? id : null, scale: pair.decimals });
         }
         const wallet = toWalletView({ id, customer_id: customerId, asset: pair.asset, chain: pair.chain, address, status: 'active', type: 'internal', created_at: at, updated_at: at });
         await recordEvents(trx, scope, [newEvent('wallet.created', wallet, at)]);
@@ -119,22 +129,22 @@ export function createWalletsService({ custody, assets }: { custody: Custody; as
         if (wallet.status === 'closed') throw new DomainError('conflict', 'the wallet is closed');
         const { decimals } = supported(wallet.asset, wallet.chain);
         const credited = parsePositiveAmount(amount, decimals);
-        const key = { asset: wallet.asset, chain: wallet.chain, scale: decimals };
-        const account = await ledger.ensureAccount(trx, scope, { ...key, kind: 'wallet', walletId: wallet.id });
-        const world = await ledger.ensureAccount(trx, scope, { ...key, kind: 'external', walletId: null });
         const txHash = `0x${randomBytes(32).toString('hex')}`;
         const at = new Date();
-        await ledger.post(trx, scope, ledger.transfer('deposit', world.id, account.id, credited, txHash), at);
-        const after = (await ledger.findAccount(trx, scope, account.id))!;
         const deposit = { amount: formatAmount(credited, decimals), txHash };
+        // The event first: the posting takes the wallet account's row lock, held until commit.
         await recordEvents(trx, scope, [newEvent('wallet.depositDetected', toWalletView(wallet), at, { deposit })]);
+        const world = { id: wallet.external_account_id, asset: wallet.asset };
+        const account = { id: wallet.ledger_account_id, asset: wallet.asset };
+        const posted = await ledger.post(trx, scope, ledger.transfer('deposit', world, account, credited, txHash), at);
+        const balance = posted.balances.get(account.id)!;
         return {
           object: 'deposit',
           walletId: wallet.id,
           asset: wallet.asset,
           chain: wallet.chain,
           ...deposit,
-          balance: formatAmount(after.balance, decimals),
+          balance: formatAmount(balance, decimals),
           createdAt: isoTimestamp(at),
         };
       }),
