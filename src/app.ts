@@ -94,17 +94,18 @@ export async function buildApp({ config, db, keyring, custody, fastify: options 
   await app.register(systemRoutes(db));
   await app.register(openApiRoutes);
   await app.register(authRoutes(tokens, new FailureCounter(config.authFailuresPerMinute)));
-  const controls = createEndorsementControls({ keyring });
-  const wallets = createWalletsService({ custody, assets: readAssetCatalogue(config.assetsFile) });
+  const assets = readAssetCatalogue(config.assetsFile);
+  const controls = createEndorsementControls({ keyring, assets });
+  const wallets = createWalletsService({ custody, assets });
   await app.register(async (api) => {
     api.addHook('onRequest', authenticate(tokens, limits));
-    await api.register(customersRoutes(db, createCustomersService({ keyring })));
+    await api.register(customersRoutes(db, createCustomersService({ keyring, assets })));
     await api.register(walletsRoutes(db, wallets));
     await api.register(sandboxRoutes(db, controls, wallets));
   }, { prefix: '/v0.9' });
   // Without an admin token the operator API does not exist at all: 404, not 401 or 405.
   if (config.adminToken) {
-    await app.register(operatorRoutes(config.adminToken, createOperatorService({ db, keyring, controls })), { prefix: '/admin/v1' });
+    await app.register(operatorRoutes(config.adminToken, createOperatorService({ db, keyring, assets, controls })), { prefix: '/admin/v1' });
   }
 
   return app;

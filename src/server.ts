@@ -4,6 +4,7 @@ import { purgeExpiredIdempotencyKeys } from './http/idempotency.js';
 import { createLogger, flushLogger } from './http/logging.js';
 import { localProviderFromConfig } from './compliance/local-provider-config.js';
 import { openCustody } from './custody/custody.js';
+import { readAssetCatalogue } from './domain/assets.js';
 import { createKeysService } from './modules/auth/keys.service.js';
 import { createEvaluationWorker } from './modules/customers/evaluation-worker.js';
 import { openRuntime } from './runtime.js';
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
   const { keyring, database } = await openRuntime(config, log, 'server');
+  const assets = readAssetCatalogue(config.assetsFile);
   const firstKey = await createKeysService(database.db, keyring, config.keyEnvironment).createFirstKeyIfEmpty();
 
   const app = await buildApp({
@@ -35,6 +37,7 @@ async function main(): Promise<void> {
     db: database.db,
     listenTo: database.pool.options,
     keyring,
+    assets,
     provider: localProviderFromConfig(config),
     decision: config.kycDecision,
     log,

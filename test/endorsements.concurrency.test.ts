@@ -7,6 +7,7 @@ import { toSubject } from '../src/modules/customers/customer-compliance.js';
 import type { PublicCustomerRow } from '../src/modules/customers/customers.repo.js';
 import { createEvaluationWorker, type EvaluationWorker } from '../src/modules/customers/evaluation-worker.js';
 import type { ApiClient, TestApp } from './support/harness.js';
+import { readAssetCatalogue } from '../src/domain/assets.js';
 import { startTestApp } from './support/harness.js';
 import {
   allThree,
@@ -234,6 +235,7 @@ describe('two workers on one database', () => {
       db: t.db,
       listenTo: { connectionString: t.databaseUrl },
       keyring: t.keyring,
+      assets: readAssetCatalogue(t.config.assetsFile),
       provider: localProviderFromConfig(t.config),
       decision: 'auto',
       log: createLogger('info', sink),

@@ -421,6 +421,47 @@ describe('balances', () => {
   });
 });
 
+describe("the customer object's wallets (spec 2.1 flat view)", () => {
+  it('lists every wallet oldest first, with its live balance and USD value, in GET, list, PATCH and the event', async () => {
+    const customerId = await newCustomer({ email: `flat-${Date.now()}@example.com` });
+    expect((await t.api.get(`/v0.9/customers/${customerId}`)).body.wallets).toEqual([]);
+    const first = await openWallet(customerId, 'usdc', 'polygon');
+    const second = await openWallet(customerId, 'usdt', 'ethereum');
+    expect((await deposit(first.id, '12.345678')).status).toBe(200);
+
+    const expected = [
+      { id: first.id, type: 'custodial', address: first.address, network: 'polygon', asset: 'usdc', balance: '12.345678', estimatedValueUsd: '12.35', createdAt: first.createdAt },
+      { id: second.id, type: 'custodial', address: second.address, network: 'ethereum', asset: 'usdt', balance: '0.000000', estimatedValueUsd: '0.00', createdAt: second.createdAt },
+    ];
+    const got = await t.api.get(`/v0.9/customers/${customerId}`);
+    expect(got.status).toBe(200);
+    expect(got.body.wallets).toEqual(expected);
+
+    const listed = await t.api.get(`/v0.9/customers?email=${encodeURIComponent(got.body.email)}`);
+    expect(listed.body.data.map((c: { id: string; wallets: unknown }) => [c.id, c.wallets])).toEqual([[customerId, expected]]);
+
+    const patched = await t.api.patch(`/v0.9/customers/${customerId}`, { firstName: 'Flat' });
+    expect(patched.status).toBe(200);
+    expect(patched.body.wallets).toEqual(expected);
+    const { rows } = await t.pool.query(`select data from events where type = 'customer.updated' and data->'object'->>'id' = $1`, [customerId]);
+    expect(rows.map((r) => r.data.object.wallets)).toEqual([expected]);
+  });
+
+  it('matches the balance endpoints, for every customer of a page', async () => {
+    const ids = [await newCustomer(), await newCustomer()];
+    for (const [i, id] of ids.entries()) {
+      const wallet = await openWallet(id, 'usdc', 'base');
+      expect((await deposit(wallet.id, `${i + 1}.5`)).status).toBe(200);
+    }
+    for (const id of ids) {
+      const [customer, balance] = await Promise.all([t.api.get(`/v0.9/customers/${id}`), t.api.get(`/v0.9/customers/${id}/balance`)]);
+      expect(customer.body.wallets.map((w: any) => [w.id, w.balance, w.estimatedValueUsd])).toEqual(
+        balance.body.balances.map((b: any) => [b.walletId, b.balance, b.estimatedValue]),
+      );
+    }
+  });
+});
+
 describe('POST /v0.9/sandbox/wallets/{id}/deposit', () => {
   it('credits the wallet from the outside world, with a txHash, one entry and one event', async () => {
     const wallet = await openWallet(await newCustomer(), 'usdt', 'ethereum');

@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { ISSUE_CODES, type IssueCode } from '../compliance/checks/issue-codes.js';
 import { ENDORSEMENT_NAMES, ENDORSEMENT_STATUSES, type EndorsementName, type EndorsementStatus } from '../domain/endorsements.js';
 import type { Mode } from '../domain/scope.js';
+import { readAssetCatalogue } from '../domain/assets.js';
 import { createEndorsementControls } from '../modules/customers/endorsement-controls.js';
 import { createOperatorService, type Decision, type OperatorService } from '../modules/operator/operator.service.js';
 import { withRuntime } from './with-runtime.js';
@@ -34,9 +35,10 @@ function parseIssues(value: string): IssueCode[] {
 const defaultOperator = () => `cli:${userInfo().username}`;
 
 function withOperator<T>(work: (operator: OperatorService) => Promise<T>): Promise<T> {
-  return withRuntime(({ database, keyring }) =>
-    work(createOperatorService({ db: database.db, keyring, controls: createEndorsementControls({ keyring }) })),
-  );
+  return withRuntime(({ database, keyring }, config) => {
+    const assets = readAssetCatalogue(config.assetsFile);
+    return work(createOperatorService({ db: database.db, keyring, assets, controls: createEndorsementControls({ keyring, assets }) }));
+  });
 }
 
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);

@@ -17,6 +17,7 @@ import type { Mode } from '../../src/domain/scope.js';
 import { createLogger } from '../../src/http/logging.js';
 import { createKeysService, type ApiCredentials } from '../../src/modules/auth/keys.service.js';
 import { ensureSigningKey } from '../../src/modules/auth/signing-keys.js';
+import { readAssetCatalogue } from '../../src/domain/assets.js';
 import { createContractChecker } from './contract.js';
 import { adminQuery, withDatabase } from './global-setup.js';
 import { PII_VALUES } from './fixtures.js';
@@ -96,6 +97,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     db,
     listenTo: { connectionString: databaseUrl },
     keyring,
+    assets: readAssetCatalogue(config.assetsFile),
     provider: localProviderFromConfig(config),
     decision: config.kycDecision,
     log: app.log as unknown as Logger,

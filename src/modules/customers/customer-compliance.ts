@@ -8,7 +8,7 @@ import type { EndorsementName, EndorsementStatus } from '../../domain/endorsemen
 import type { Mode, Scope } from '../../domain/scope.js';
 import { newEvent, recordEvents, type OutboxEvent } from '../../events/outbox.js';
 import { PII_FIELDS, type CustomerPii } from './customer-pii.js';
-import type { CustomerPatchBody } from './customers.schemas.js';
+import type { CustomerPatchBody, CustomerWalletView } from './customers.schemas.js';
 import { bumpCustomerVersion, type PublicCustomerRow } from './customers.repo.js';
 import { toCustomerView } from './customers.view.js';
 import { appendHistory, enqueueEvaluation, toEndorsementState, updateEndorsements } from './endorsements.repo.js';
@@ -90,6 +90,7 @@ export async function saveOutcome(
   trx: Transaction<Database>,
   scope: Scope,
   customer: PublicCustomerRow,
+  wallets: readonly CustomerWalletView[],
   before: readonly EndorsementRow[],
   outcome: EvaluationOutcome,
   at: Date,
@@ -103,7 +104,7 @@ export async function saveOutcome(
   }
   await appendHistory(trx, scope, customer.id, outcome.moves, at);
 
-  const view = toCustomerView(customer, after);
+  const view = toCustomerView(customer, after, wallets);
   const events: OutboxEvent[] = [...(options.alsoRecord ?? [])];
   for (const { name, transition } of outcome.moves) {
     const detail = { endorsement: { name, status: transition.to, previousStatus: transition.from } };

@@ -35,18 +35,38 @@ export async function insertCustomer(trx: Transaction<Database>, row: NewCustome
   return trx.insertInto('customers').values(row).returning(PUBLIC_COLUMNS).executeTakeFirstOrThrow();
 }
 
+/** A wallet as the customer object's flat view needs it: where it is and what its ledger account holds. */
+export interface WalletHoldingRow {
+  id: string;
+  customer_id: string;
+  asset: string;
+  chain: string;
+  address: string;
+  created_at: Date;
+  /** NUMERIC text, and the asset's decimals (the ledger account's scale). */
+  balance: string;
+  scale: number;
+}
+
 export interface CustomerWithEndorsements {
   row: PublicCustomerRow;
   endorsements: EndorsementRow[];
+  /** Oldest first. */
+  wallets: WalletHoldingRow[];
   /** The write counter, for a compare-and-set update (applyCustomerChange). */
   version: string;
 }
 
 const CUSTOMER_SELECT = sql.raw(PUBLIC_COLUMNS.map((column) => `c.${column}`).join(', '));
 
+const HOLDING_SELECT = sql`
+  select w.id, w.customer_id, w.asset, w.chain, w.address, w.created_at, a.balance::text as balance, a.scale
+    from wallets w
+    join ledger_accounts a on (a.project_id, a.mode, a.id) = (w.project_id, w.mode, w.ledger_account_id)`;
+
 /**
- * One round trip for the customer and its endorsements: the read path of GET and PATCH, and
- * the hottest query, so it is written as SQL rather than rebuilt by the query builder.
+ * One round trip for the customer, its endorsements and its wallets: the read path of GET and
+ * PATCH, and the hottest query, so it is written as SQL rather than rebuilt by the query builder.
  */
 export async function findCustomer(
   db: Db,
@@ -60,20 +80,24 @@ export async function findCustomer(
     const locked = await sql`select 1 from customers where project_id = ${scope.projectId} and mode = ${scope.mode} and id = ${id} for update`.execute(db);
     if (locked.rows.length === 0) return undefined;
   }
-  const { rows } = await sql<PublicCustomerRow & { version: string; endorsements: EndorsementJson[] }>`
+  const { rows } = await sql<PublicCustomerRow & { version: string; endorsements: EndorsementJson[]; wallets: HoldingJson[] }>`
     select ${CUSTOMER_SELECT}, c.version,
       (select coalesce(json_agg(e order by e.name), '[]')
          from (select name, status, requirements, rejection_reasons, created_at, updated_at
                  from customer_endorsements
-                where project_id = c.project_id and mode = c.mode and customer_id = c.id) e) as endorsements
+                where project_id = c.project_id and mode = c.mode and customer_id = c.id) e) as endorsements,
+      (select coalesce(json_agg(h order by h.created_at, h.id), '[]')
+         from (${HOLDING_SELECT}
+                where w.project_id = c.project_id and w.mode = c.mode and w.customer_id = c.id) h) as wallets
       from customers c
      where c.project_id = ${scope.projectId} and c.mode = ${scope.mode} and c.id = ${id}`.execute(db);
   const found = rows[0];
   if (!found) return undefined;
-  const { endorsements, version, ...row } = found;
+  const { endorsements, wallets, version, ...row } = found;
   return {
     row,
     version,
+    wallets: wallets.map((w) => ({ ...w, created_at: new Date(w.created_at) })),
     // Inside JSON, timestamps arrive as text.
     endorsements: endorsements.map((e) => ({
       ...e,
@@ -85,6 +109,8 @@ export async function findCustomer(
     })),
   };
 }
+
+type HoldingJson = Omit<WalletHoldingRow, 'created_at'> & { created_at: string };
 
 interface EndorsementJson {
   name: string;
@@ -162,6 +188,16 @@ export async function listCustomers(db: Db, scope: Scope, filters: CustomerFilte
   if (filters.externalId) query = query.where('external_id', '=', filters.externalId);
   for (const condition of conditions) query = query.where(condition);
   return query.orderBy('created_at', order).orderBy('id', order).limit(fetch).execute();
+}
+
+/** The wallets of a page of customers, each customer's oldest first. */
+export async function listWalletHoldings(db: Db, scope: Scope, customerIds: readonly string[]): Promise<WalletHoldingRow[]> {
+  if (customerIds.length === 0) return [];
+  const { rows } = await sql<WalletHoldingRow>`
+    ${HOLDING_SELECT}
+     where w.project_id = ${scope.projectId} and w.mode = ${scope.mode} and w.customer_id = any(${customerIds}::text[])
+     order by w.customer_id, w.created_at, w.id`.execute(db);
+  return rows;
 }
 
 export async function listEndorsements(db: Db, scope: Scope, customerIds: readonly string[]): Promise<EndorsementRow[]> {

@@ -170,6 +170,7 @@ export const customerComponents = [
 export type CustomerCreateBody = Static<typeof CustomerCreate>;
 export type CustomerPatchBody = Static<typeof CustomerPatch>;
 export type CustomerView = Static<typeof Customer>;
+export type CustomerWalletView = CustomerView['wallets'][number];
 export type CustomerListQueryParams = Static<typeof CustomerListQuery>;
 export type IdentifyingDocumentInput = Static<typeof IdentifyingDocumentSchema>;
 export type ResidentialAddressInput = Static<typeof ResidentialAddressSchema>;

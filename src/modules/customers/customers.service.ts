@@ -4,6 +4,7 @@ import { isUniqueViolation } from '../../db/errors.js';
 import type { CustomersTable, Database } from '../../db/schema.js';
 import { inTransaction } from '../../db/transactions.js';
 import type { MasterKeyring } from '../../crypto/master-keys.js';
+import type { AssetCatalogue } from '../../domain/assets.js';
 import { isCheckInput } from '../../compliance/evaluation.js';
 import { DEFAULT_ENDORSEMENTS, expandEndorsements } from '../../domain/endorsements.js';
 import { DomainError, notFound, validationError } from '../../domain/errors.js';
@@ -19,6 +20,7 @@ import type { CustomerWithEndorsements, PublicCustomerRow } from './customers.re
 import { toCustomerView } from './customers.view.js';
 import { applyOutcome, evaluateWrite, patchMayMoveEndorsements, saveOutcome, toSubject } from './customer-compliance.js';
 import { insertEndorsements } from './endorsements.repo.js';
+import { toCustomerWallets } from '../wallets/wallets.view.js';
 
 /**
  * Writes take the database handle and join the caller's transaction when given one, so an
@@ -46,7 +48,9 @@ const PROFILE_COLUMNS = {
   externalId: 'external_id',
 } as const;
 
-export function createCustomersService({ keyring }: { keyring: MasterKeyring }): CustomersService {
+export function createCustomersService({ keyring, assets }: { keyring: MasterKeyring; assets: AssetCatalogue }): CustomersService {
+  const walletsOf = (found: CustomerWithEndorsements) => toCustomerWallets(found.wallets, assets);
+
   async function insertCustomer(trx: Transaction<Database>, scope: Scope, input: CustomerCreateBody): Promise<CustomerView> {
     const id = newId('customer');
     const now = new Date();
@@ -79,8 +83,9 @@ export function createCustomersService({ keyring }: { keyring: MasterKeyring }):
     const names = expandEndorsements(input.endorsements ?? DEFAULT_ENDORSEMENTS);
     const born = await insertEndorsements(trx, scope, id, names, now);
     const outcome = evaluateWrite(scope, born, toSubject(row, pii), { checkInputChanged: true, named: new Set(names) });
-    const customer = toCustomerView(row, applyOutcome(born, outcome, now));
-    await saveOutcome(trx, scope, row, born, outcome, now, { alsoRecord: [newEvent('customer.created', customer, now)] });
+    // A customer is born without wallets.
+    const customer = toCustomerView(row, applyOutcome(born, outcome, now), []);
+    await saveOutcome(trx, scope, row, [], born, outcome, now, { alsoRecord: [newEvent('customer.created', customer, now)] });
     return customer;
   }
 
@@ -90,8 +95,9 @@ export function createCustomersService({ keyring }: { keyring: MasterKeyring }):
    */
   async function tryProfileUpdate(db: Db, scope: Scope, found: CustomerWithEndorsements, patch: CustomerPatchBody): Promise<CustomerView | undefined> {
     const plan = planPatch(scope, found, patch, undefined);
-    if (!plan) return toCustomerView(found.row, found.endorsements);
-    const customer = toCustomerView(plan.next, found.endorsements);
+    const wallets = walletsOf(found);
+    if (!plan) return toCustomerView(found.row, found.endorsements, wallets);
+    const customer = toCustomerView(plan.next, found.endorsements, wallets);
     const applied = await withUniqueExternalId(() =>
       repo.applyCustomerChange(db, scope, found.row.id, {
         expectedVersion: found.version,
@@ -123,14 +129,15 @@ export function createCustomersService({ keyring }: { keyring: MasterKeyring }):
       named: new Set(named),
     });
     const endorsements = applyOutcome(before, outcome, at);
-    const customer = toCustomerView(next, endorsements);
+    const wallets = walletsOf(found);
+    const customer = toCustomerView(next, endorsements, wallets);
     if (plan || born.length > 0) {
       const changes = plan?.changes ?? { updated_at: at };
       await withUniqueExternalId(() =>
         repo.applyCustomerChange(trx, scope, id, { expectedVersion: found.version, changes, event: newEvent('customer.updated', customer, at) }),
       );
     }
-    await saveOutcome(trx, scope, next, before, outcome, at);
+    await saveOutcome(trx, scope, next, wallets, before, outcome, at);
     return customer;
   }
 
@@ -154,7 +161,7 @@ export function createCustomersService({ keyring }: { keyring: MasterKeyring }):
       assertId('customer', id);
       const found = await repo.findCustomer(db, scope, id);
       if (!found) throw notFound('customer');
-      return toCustomerView(found.row, found.endorsements);
+      return toCustomerView(found.row, found.endorsements, walletsOf(found));
     },
 
     async list(db, scope, query) {
@@ -164,8 +171,15 @@ export function createCustomersService({ keyring }: { keyring: MasterKeyring }):
       const page = parsePageQuery({ ...query, startingAfter: query.startingAfter ?? query.cursor }, 'customer');
       const rows = await repo.listCustomers(db, scope, query, page);
       const shown = rows.slice(0, page.limit);
-      const endorsements = await repo.listEndorsements(db, scope, shown.map((r) => r.id));
-      const result = toPage(rows, page, (row) => toCustomerView(row, endorsements.filter((e) => e.customer_id === row.id)));
+      const ids = shown.map((r) => r.id);
+      const [endorsements, holdings] = await Promise.all([repo.listEndorsements(db, scope, ids), repo.listWalletHoldings(db, scope, ids)]);
+      const result = toPage(rows, page, (row) =>
+        toCustomerView(
+          row,
+          endorsements.filter((e) => e.customer_id === row.id),
+          toCustomerWallets(holdings.filter((h) => h.customer_id === row.id), assets),
+        ),
+      );
       return { ...result, cursor: result.nextCursor };
     },
   };

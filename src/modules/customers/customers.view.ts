@@ -1,7 +1,7 @@
 import type { EndorsementRow } from '../../db/schema.js';
 import { ENDORSEMENT_NAMES, type EndorsementName, type EndorsementStatus } from '../../domain/endorsements.js';
 import { isoTimestamp } from '../../http/schema-helpers.js';
-import type { CustomerView } from './customers.schemas.js';
+import type { CustomerView, CustomerWalletView } from './customers.schemas.js';
 import type { PublicCustomerRow } from './customers.repo.js';
 
 /**
@@ -9,7 +9,7 @@ import type { PublicCustomerRow } from './customers.repo.js';
  * fields are picked one by one, so neither can reach a response, an event or an idempotency
  * record.
  */
-export function toCustomerView(row: PublicCustomerRow, endorsements: readonly EndorsementRow[]): CustomerView {
+export function toCustomerView(row: PublicCustomerRow, endorsements: readonly EndorsementRow[], wallets: readonly CustomerWalletView[]): CustomerView {
   return {
     id: row.id,
     object: 'customer',
@@ -24,7 +24,7 @@ export function toCustomerView(row: PublicCustomerRow, endorsements: readonly En
     status: row.status,
     signedAgreement: row.signed_agreement,
     signedAgreementAt: row.signed_agreement_at ? isoTimestamp(row.signed_agreement_at) : null,
-    wallets: [],
+    wallets: [...wallets],
     endorsements: [...endorsements]
       .sort((a, b) => ENDORSEMENT_NAMES.indexOf(a.name as EndorsementName) - ENDORSEMENT_NAMES.indexOf(b.name as EndorsementName))
       .map((e) => ({

@@ -3,6 +3,7 @@ import { forceStatus, type ForcedDetail, type EvaluationOutcome } from '../../co
 import { legalTargets, transition } from '../../compliance/endorsement-machine.js';
 import type { TransitionCause } from '../../compliance/endorsement-machine.js';
 import type { MasterKeyring } from '../../crypto/master-keys.js';
+import type { AssetCatalogue } from '../../domain/assets.js';
 import type { Db } from '../../db/database.js';
 import type { Database } from '../../db/schema.js';
 import { inTransaction } from '../../db/transactions.js';
@@ -17,6 +18,7 @@ import * as repo from './customers.repo.js';
 import type { CustomerView } from './customers.schemas.js';
 import { toCustomerView } from './customers.view.js';
 import { toEndorsementState } from './endorsements.repo.js';
+import { toCustomerWallets } from '../wallets/wallets.view.js';
 
 /**
  * Decisions made about a customer's endorsements from outside the checks: sandbox controls now,
@@ -28,18 +30,18 @@ export interface EndorsementControls {
   offboard(db: Db, scope: Scope, customerId: string, cause: TransitionCause): Promise<CustomerView>;
 }
 
-export function createEndorsementControls({ keyring }: { keyring: MasterKeyring }): EndorsementControls {
+export function createEndorsementControls({ keyring, assets }: { keyring: MasterKeyring; assets: AssetCatalogue }): EndorsementControls {
   async function lockCustomer(trx: Transaction<Database>, scope: Scope, customerId: string) {
     assertId('customer', customerId);
     const found = await repo.findCustomer(trx, scope, customerId, { forUpdate: true });
     if (!found) throw notFound('customer');
     const { pii } = openStoredPii(keyring, scope, customerId, await repo.findSealedPii(trx, scope, customerId));
-    return { found, subject: toSubject(found.row, pii) };
+    return { found, subject: toSubject(found.row, pii), wallets: toCustomerWallets(found.wallets, assets) };
   }
 
   /** Every endorsement to OFFBOARDED and the customer `inactive` (spec 3.3), with `customer.offboarded`. */
   async function offboardLocked(trx: Transaction<Database>, scope: Scope, customerId: string, cause: TransitionCause): Promise<CustomerView> {
-    const { found } = await lockCustomer(trx, scope, customerId);
+    const { found, wallets } = await lockCustomer(trx, scope, customerId);
     const at = new Date();
     const states = found.endorsements.map(toEndorsementState);
     const moves = states.flatMap((state) => {
@@ -52,15 +54,15 @@ export function createEndorsementControls({ keyring }: { keyring: MasterKeyring 
       checksDue: false,
       underReview: false,
     };
-    if (found.row.status === 'inactive' && moves.length === 0) return toCustomerView(found.row, found.endorsements);
+    if (found.row.status === 'inactive' && moves.length === 0) return toCustomerView(found.row, found.endorsements, wallets);
     const next = { ...found.row, status: 'inactive' as const, updated_at: at };
-    const customer = toCustomerView(next, applyOutcome(found.endorsements, outcome, at));
+    const customer = toCustomerView(next, applyOutcome(found.endorsements, outcome, at), wallets);
     await repo.applyCustomerChange(trx, scope, customerId, {
       expectedVersion: found.version,
       changes: { status: 'inactive', updated_at: at },
       event: newEvent('customer.offboarded', customer, at),
     });
-    await saveOutcome(trx, scope, next, found.endorsements, outcome, at);
+    await saveOutcome(trx, scope, next, wallets, found.endorsements, outcome, at);
     return customer;
   }
 
@@ -71,7 +73,7 @@ export function createEndorsementControls({ keyring }: { keyring: MasterKeyring 
           throw validationError('/issues', 'only applies to ISSUES and REVOKED_ISSUES');
         }
         if (detail.rejectionReasons && target !== 'REJECTED') throw validationError('/rejectionReasons', 'only applies to REJECTED');
-        const { found, subject } = await lockCustomer(trx, scope, customerId);
+        const { found, subject, wallets } = await lockCustomer(trx, scope, customerId);
         const current = found.endorsements.find((e) => e.name === name);
         if (!current) throw new DomainError('not_found', `the customer has not requested the ${name} endorsement`);
         if (target === 'OFFBOARDED') return offboardLocked(trx, scope, customerId, cause);
@@ -81,8 +83,8 @@ export function createEndorsementControls({ keyring }: { keyring: MasterKeyring 
           throw new DomainError('conflict', `${name} cannot move from ${current.status} to ${target}; it can move to ${legal.join(', ') || 'nothing (final)'}`);
         }
         const at = new Date();
-        const endorsements = await saveOutcome(trx, scope, found.row, found.endorsements, outcome, at);
-        return toCustomerView(found.row, endorsements);
+        const endorsements = await saveOutcome(trx, scope, found.row, wallets, found.endorsements, outcome, at);
+        return toCustomerView(found.row, endorsements, wallets);
       }),
     offboard: (db, scope, customerId, cause) => inTransaction(db, (trx) => offboardLocked(trx, scope, customerId, cause)),
   };

@@ -5,11 +5,13 @@ import type { Logger } from 'pino';
 import { afterVerification } from '../../compliance/evaluation.js';
 import type { VerificationProvider } from '../../compliance/verification-provider.js';
 import type { MasterKeyring } from '../../crypto/master-keys.js';
+import type { AssetCatalogue } from '../../domain/assets.js';
 import type { Db } from '../../db/database.js';
 import { inTransaction } from '../../db/transactions.js';
 import { openStoredPii } from './customer-pii.js';
 import * as customers from './customers.repo.js';
 import { saveOutcome, toSubject } from './customer-compliance.js';
+import { toCustomerWallets } from '../wallets/wallets.view.js';
 import {
   claimEvaluationJobs,
   completeEvaluationJob,
@@ -24,6 +26,8 @@ export interface EvaluationWorkerDeps {
   /** Where to open the LISTEN connection that wakes the worker when a job is committed. */
   listenTo: pg.ClientConfig;
   keyring: MasterKeyring;
+  /** Prices for the wallets in the customer object that events carry. */
+  assets: AssetCatalogue;
   provider: VerificationProvider;
   decision: 'auto' | 'manual';
   log: Logger;
@@ -51,7 +55,7 @@ const retryDelayMs = (attempts: number) => Math.min(3_600_000, 1_000 * 2 ** Math
  * the outcome is stored under the customer's row lock, only if the job is still the current
  * one: a write that came in meanwhile replaced it, and its own job carries the newer data.
  */
-export function createEvaluationWorker({ db, listenTo, keyring, provider, decision, log, pollMs }: EvaluationWorkerDeps): EvaluationWorker {
+export function createEvaluationWorker({ db, listenTo, keyring, assets, provider, decision, log, pollMs }: EvaluationWorkerDeps): EvaluationWorker {
   const workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   let running = false;
   let loop: Promise<void> | undefined;
@@ -103,7 +107,9 @@ export function createEvaluationWorker({ db, listenTo, keyring, provider, decisi
         ignoreMissing: false,
         cause: 'check_result',
       });
-      await saveOutcome(trx, scope, locked.row, locked.endorsements, outcome, new Date(), { review: result.sanctionsHit });
+      await saveOutcome(trx, scope, locked.row, toCustomerWallets(locked.wallets, assets), locked.endorsements, outcome, new Date(), {
+        review: result.sanctionsHit,
+      });
       return outcome.moves.map((m) => `${m.name}:${m.transition.from}>${m.transition.to}`);
     });
     log.info({ jobId: job.jobId, customerId, worker: workerId, moves: moves ?? 'superseded' }, 'evaluation finished');

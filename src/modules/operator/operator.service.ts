@@ -2,6 +2,7 @@ import { REQUIREMENT_TABLE } from '../../compliance/requirements.js';
 import type { IssueCode } from '../../compliance/checks/issue-codes.js';
 import type { RejectionReason } from '../../compliance/evaluation.js';
 import type { MasterKeyring } from '../../crypto/master-keys.js';
+import type { AssetCatalogue } from '../../domain/assets.js';
 import type { Db } from '../../db/database.js';
 import type { Mode } from '../../db/schema.js';
 import { inTransaction } from '../../db/transactions.js';
@@ -14,6 +15,7 @@ import { openStoredPii, type CustomerPii } from '../customers/customer-pii.js';
 import * as customers from '../customers/customers.repo.js';
 import type { CustomerView } from '../customers/customers.schemas.js';
 import { toCustomerView } from '../customers/customers.view.js';
+import { toCustomerWallets } from '../wallets/wallets.view.js';
 import type { EndorsementControls } from '../customers/endorsement-controls.js';
 import { listHistory } from '../customers/endorsements.repo.js';
 import { findCustomerScope, listAudit, recordAudit, reviewQueue } from './operator.repo.js';
@@ -68,7 +70,17 @@ export interface OperatorService {
   offboard(operator: string, customerId: string, reason: string): Promise<CustomerView>;
 }
 
-export function createOperatorService({ db, keyring, controls }: { db: Db; keyring: MasterKeyring; controls: EndorsementControls }): OperatorService {
+export function createOperatorService({
+  db,
+  keyring,
+  assets,
+  controls,
+}: {
+  db: Db;
+  keyring: MasterKeyring;
+  assets: AssetCatalogue;
+  controls: EndorsementControls;
+}): OperatorService {
   async function scopeOf(customerId: string): Promise<Scope> {
     assertId('customer', customerId);
     const scope = await findCustomerScope(db, customerId);
@@ -101,7 +113,7 @@ export function createOperatorService({ db, keyring, controls }: { db: Db; keyri
       return {
         projectId: scope.projectId,
         mode: scope.mode,
-        customer: toCustomerView(found.row, found.endorsements),
+        customer: toCustomerView(found.row, found.endorsements, toCustomerWallets(found.wallets, assets)),
         pii,
         history: history.map((h) => ({ endorsement: h.name, seq: h.seq, from: h.from_status, to: h.to_status, cause: h.cause, at: isoTimestamp(h.at) })),
         audit: audit.map((a) => ({ ...a, at: isoTimestamp(a.at) })),

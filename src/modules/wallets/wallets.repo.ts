@@ -18,8 +18,9 @@ export interface WalletRow {
   updated_at: Date;
   ledger_account_id: string;
   external_account_id: string;
-  /** The wallet's ledger account balance, NUMERIC text. */
+  /** The wallet's ledger account balance, NUMERIC text, and its asset's decimals. */
   balance: string;
+  scale: number;
 }
 
 function withBalances(db: Db, scope: Scope) {
@@ -41,6 +42,7 @@ function withBalances(db: Db, scope: Scope) {
       'w.created_at',
       'w.updated_at',
       'a.balance',
+      'a.scale',
     ])
     // A wallet's account caches its balance: only the outside world's accounts do not.
     .$narrowType<{ balance: string }>()
@@ -57,7 +59,7 @@ export async function customerWalletsWithBalances(db: Db, scope: Scope, customer
   return withBalances(db, scope).where('w.customer_id', '=', customerId).orderBy('w.created_at', 'desc').orderBy('w.id', 'desc').execute();
 }
 
-export type WalletListRow = Omit<WalletRow, 'ledger_account_id' | 'external_account_id' | 'balance'>;
+export type WalletListRow = Omit<WalletRow, 'ledger_account_id' | 'external_account_id' | 'balance' | 'scale'>;
 
 /** One page of a customer's wallets (spec 1.7), without balances. */
 export async function listCustomerWallets(db: Db, scope: Scope, customerId: string, page: PageRequest): Promise<WalletListRow[]> {

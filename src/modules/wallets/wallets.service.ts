@@ -10,12 +10,13 @@ import type { Scope } from '../../domain/scope.js';
 import { parsePageQuery, toPage, type Page } from '../../http/pagination.js';
 import { isoTimestamp } from '../../http/schema-helpers.js';
 import { newEvent, recordEvents } from '../../events/outbox.js';
-import { formatAmount, multiply, parsePositiveAmount, sum } from '../../ledger/decimal-amount.js';
+import { formatAmount, parsePositiveAmount, sum } from '../../ledger/decimal-amount.js';
 import * as ledger from '../../ledger/ledger.js';
 import * as customers from '../customers/customers.repo.js';
 import type { Static } from 'typebox';
 import type { CustomerBalance, Deposit, WalletBalance, WalletCreateBody, WalletListQueryParams, WalletView } from './wallets.schemas.js';
 import * as repo from './wallets.repo.js';
+import { USD_DECIMALS, valueHolding } from './valuation.js';
 import { toWalletView } from './wallets.view.js';
 
 /**
@@ -30,8 +31,6 @@ export interface WalletsService {
   customerBalance(db: Db, scope: Scope, customerId: string): Promise<Static<typeof CustomerBalance>>;
   sandboxDeposit(db: Db, scope: Scope, walletId: string, amount: string): Promise<Static<typeof Deposit>>;
 }
-
-const USD_DECIMALS = 2;
 
 export function createWalletsService({ custody, assets }: { custody: Custody; assets: AssetCatalogue }): WalletsService {
   function supported(asset: string, chain: string): AssetOnChain {
@@ -48,9 +47,8 @@ export function createWalletsService({ custody, assets }: { custody: Custody; as
   }
 
   function valued(row: repo.WalletRow) {
-    const { decimals, priceUsd } = supported(row.asset, row.chain);
-    const balance = formatAmount(row.balance, decimals);
-    return { balance, estimatedValue: multiply(balance, priceUsd, USD_DECIMALS) };
+    const { balance, estimatedValueUsd } = valueHolding(assets, row.asset, row.balance, row.scale);
+    return { balance, estimatedValue: estimatedValueUsd };
   }
 
   return {
@@ -127,7 +125,7 @@ export function createWalletsService({ custody, assets }: { custody: Custody; as
       inTransaction(db, async (trx) => {
         const wallet = await walletOrThrow(trx, scope, walletId);
         if (wallet.status === 'closed') throw new DomainError('conflict', 'the wallet is closed');
-        const { decimals } = supported(wallet.asset, wallet.chain);
+        const decimals = wallet.scale;
         const credited = parsePositiveAmount(amount, decimals);
         const txHash = `0x${randomBytes(32).toString('hex')}`;
         const at = new Date();
