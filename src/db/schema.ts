@@ -125,6 +125,8 @@ export interface OperatorAuditTable {
   at: Date;
 }
 
+export type AccountAccepts = 'all' | 'credits' | 'nothing';
+
 export interface LedgerAccountsTable {
   project_id: string;
   mode: Mode;
@@ -137,6 +139,8 @@ export interface LedgerAccountsTable {
   allow_negative: boolean;
   /** NUMERIC, as a decimal string; null for the outside world's accounts, whose balance is not cached (migration 0009). */
   balance: ColumnType<string | null, string | null, never>;
+  /** Which postings the account takes (migration 0011): a suspended wallet's only credits, a closed one's nothing. */
+  accepts: ColumnType<AccountAccepts, AccountAccepts | undefined, AccountAccepts>;
   created_at: Date;
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Transaction } from 'kysely';
 import type { Db } from '../db/database.js';
-import type { Database, LedgerAccountsTable } from '../db/schema.js';
+import type { AccountAccepts, Database, LedgerAccountsTable } from '../db/schema.js';
 import type { Scope } from '../domain/scope.js';
 
 /** SQL of the ledger. The invariants live in the database (migration 0006); this file only writes and reads. */
@@ -92,6 +92,57 @@ export async function findAccount(db: Db, scope: Scope, id: string): Promise<Acc
     .where('mode', '=', scope.mode)
     .where('id', '=', id)
     .executeTakeFirst();
+}
+
+/**
+ * Sets which postings the account takes. With `onlyIfEmpty`, only while its balance is zero,
+ * decided under the row lock the update takes (so no posting slips in between). Returns the
+ * balance that refused it, or undefined when set.
+ */
+export async function setAccepts(
+  trx: Transaction<Database>,
+  scope: Scope,
+  accountId: string,
+  accepts: AccountAccepts,
+  { onlyIfEmpty }: { onlyIfEmpty: boolean },
+): Promise<{ refusedAt: string } | undefined> {
+  let update = trx.updateTable('ledger_accounts').set({ accepts }).where('project_id', '=', scope.projectId).where('mode', '=', scope.mode).where('id', '=', accountId);
+  if (onlyIfEmpty) update = update.where('balance', '=', '0');
+  const updated = await update.returning('id').executeTakeFirst();
+  if (updated) return undefined;
+  const account = await findAccount(trx, scope, accountId);
+  if (!account?.balance) throw new Error(`ledger account ${accountId} caches no balance in ${scope.projectId}/${scope.mode}`);
+  return { refusedAt: account.balance };
+}
+
+export interface PostingLine {
+  entry_id: string;
+  kind: string;
+  reference: string | null;
+  /** Signed NUMERIC text. */
+  amount: string;
+  created_at: Date;
+  /** The entry's other legs: which account, of which wallet if any, moved how much. */
+  counterparts: { accountKind: AccountKind; walletId: string | null; amount: string }[];
+}
+
+/** An account's postings, newest first, a page at a time (`before`: the last entry id of the previous page). */
+export async function accountPostings(db: Db, scope: Scope, accountId: string, page: { limit: number; before?: string | undefined }): Promise<PostingLine[]> {
+  const after = page.before
+    ? sql`and (p.created_at, p.entry_id) < (select created_at, id from journal_entries where project_id = ${scope.projectId} and mode = ${scope.mode} and id = ${page.before})`
+    : sql``;
+  const { rows } = await sql<PostingLine>`
+    select p.entry_id, e.kind, e.reference, p.amount::text as amount, p.created_at,
+      (select coalesce(json_agg(json_build_object('accountKind', a.kind, 'walletId', a.wallet_id, 'amount', o.amount::text) order by o.seq), '[]')
+         from ledger_postings o
+         join ledger_accounts a on (a.project_id, a.mode, a.id) = (o.project_id, o.mode, o.account_id)
+        where (o.project_id, o.mode, o.entry_id) = (p.project_id, p.mode, p.entry_id) and o.seq <> p.seq) as counterparts
+      from ledger_postings p
+      join journal_entries e on (e.project_id, e.mode, e.id) = (p.project_id, p.mode, p.entry_id)
+     where p.project_id = ${scope.projectId} and p.mode = ${scope.mode} and p.account_id = ${accountId} ${after}
+     order by p.created_at desc, p.entry_id desc
+     limit ${page.limit}`.execute(db);
+  return rows;
 }
 
 export interface BalanceDifference {

@@ -56,6 +56,8 @@ export async function post(trx: Transaction<Database>, scope: Scope, movement: M
     return { entryId, balances };
   } catch (err) {
     if (isCheckViolation(err, 'ledger_accounts_not_negative')) throw new DomainError('insufficient_funds', 'the balance does not cover this amount');
+    if (isCheckViolation(err, 'ledger_accounts_accept_nothing')) throw new DomainError('conflict', 'the wallet is closed: no money moves in or out');
+    if (isCheckViolation(err, 'ledger_accounts_accept_credits_only')) throw new DomainError('conflict', 'the wallet is suspended: no money moves out');
     throw err;
   }
 }
@@ -79,6 +81,9 @@ export async function transaction<T>(db: Db, work: (trx: Transaction<Database>) 
 export type AccountKind = repo.AccountKind;
 export const ensureAccount = repo.ensureAccount;
 export const findAccount = repo.findAccount;
+export const setAccepts = repo.setAccepts;
+export const accountPostings = repo.accountPostings;
+export type PostingLine = repo.PostingLine;
 
 export interface Reconciliation {
   balanceDifferences: repo.BalanceDifference[];

@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { DomainError } from '../../domain/errors.js';
 import { errorResponses } from '../../http/route-docs.js';
 import { Customer } from '../customers/customers.schemas.js';
+import { Wallet } from '../wallets/wallets.schemas.js';
 import {
   ComplianceRecord,
   CustomerIdParams,
@@ -13,17 +14,28 @@ import {
   OperatorHeaders,
   ReviewQueue,
   ReviewQueueQuery,
+  WalletActionBody,
+  WalletIdParams,
+  WalletPostings,
+  WalletPostingsQuery,
 } from './operator.schemas.js';
 import type { OperatorService } from './operator.service.js';
+import { WALLET_ACTIONS, type WalletAction, type WalletOperations } from './wallet-operations.js';
 
 const tags = ['Operator'];
+
+const WALLET_ACTION_SUMMARIES: Record<WalletAction, string> = {
+  suspend: 'Suspend an active wallet: deposits still land, no money leaves it (audited)',
+  reactivate: 'Reactivate a suspended wallet (audited)',
+  close: 'Close a wallet for good, only when its balance is zero: nothing moves in or out after (audited)',
+};
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
 /**
  * /admin/v1: the operator's endpoints, behind `Authorization: Bearer <OMS_ADMIN_TOKEN>`
  * (app.ts registers them only when that token is configured). API keys never open them.
  */
-export function operatorRoutes(adminToken: string, operator: OperatorService): FastifyPluginAsyncTypebox {
+export function operatorRoutes(adminToken: string, operator: OperatorService, walletOperations: WalletOperations): FastifyPluginAsyncTypebox {
   const expected = digest(adminToken);
   const authorize = async (request: FastifyRequest) => {
     const token = /^bearer +(.+)$/i.exec(request.headers.authorization ?? '')?.[1];
@@ -95,6 +107,41 @@ export function operatorRoutes(adminToken: string, operator: OperatorService): F
         },
       },
       (request) => operator.offboard(operatorOf(request), request.params.customerId, request.body.reason),
+    );
+
+    for (const action of WALLET_ACTIONS) {
+      app.post(
+        `/wallets/:walletId/${action}`,
+        {
+          schema: {
+            operationId: `operator${action[0]!.toUpperCase()}${action.slice(1)}Wallet`,
+            summary: WALLET_ACTION_SUMMARIES[action],
+            description: 'The ledger enforces the status under the account row lock: a movement lands before the change or is refused after it.',
+            tags,
+            headers: OperatorHeaders,
+            params: WalletIdParams,
+            body: WalletActionBody,
+            response: { 200: Wallet, ...errorResponses(400, 401, 404, 409) },
+          },
+        },
+        (request) => walletOperations.act(operatorOf(request), request.params.walletId, action, request.body.reason),
+      );
+    }
+
+    app.get(
+      '/wallets/:walletId/postings',
+      {
+        schema: {
+          operationId: 'operatorWalletPostings',
+          summary: "A wallet's ledger postings, newest first, each with the entry's other legs",
+          tags,
+          headers: OperatorHeaders,
+          params: WalletIdParams,
+          querystring: WalletPostingsQuery,
+          response: { 200: WalletPostings, ...errorResponses(400, 401, 404) },
+        },
+      },
+      (request) => walletOperations.postings(request.params.walletId, request.query),
     );
   };
 }

@@ -1,4 +1,4 @@
-import Type from 'typebox';
+import Type, { type Static } from 'typebox';
 import { ENDORSEMENT_STATUSES, type EndorsementStatus } from '../../domain/endorsements.js';
 import { Nullable, Timestamp } from '../../http/schema-helpers.js';
 import { Customer } from '../customers/customers.schemas.js';
@@ -96,3 +96,44 @@ export const ComplianceRecord = Type.Object({
     }),
   ),
 });
+
+export const WalletIdParams = Type.Object({ walletId: Type.String({ examples: ['wlt_01jd8x3mc6eskv4hzbmt9hdby7'] }) });
+export const WalletActionBody = Type.Object({ reason: Reason }, { additionalProperties: false });
+
+export const WalletPostingsQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+    before: Type.Optional(Type.String({ description: 'The last entryId of the previous page.' })),
+  },
+  { additionalProperties: false },
+);
+
+const SignedAmount = Type.String({ pattern: '^-?\\d+(\\.\\d+)?$', description: 'Signed decimal: positive credits the account, negative debits it.' });
+
+export const WalletPostings = Type.Object({
+  object: Type.Literal('list'),
+  walletId: Type.String(),
+  projectId: Type.String(),
+  mode: Mode,
+  asset: Type.String(),
+  chain: Type.String(),
+  balance: Type.String(),
+  data: Type.Array(
+    Type.Object({
+      entryId: Type.String(),
+      kind: Type.String({ description: 'What the entry records, e.g. deposit.' }),
+      reference: Nullable(Type.String({ description: "e.g. a deposit's transaction hash." })),
+      amount: SignedAmount,
+      createdAt: Timestamp,
+      counterparts: Type.Array(
+        Type.Object({
+          accountKind: Type.Unsafe<'wallet' | 'external' | 'in_flight' | 'fees'>({ type: 'string', enum: ['wallet', 'external', 'in_flight', 'fees'] }),
+          walletId: Nullable(Type.String()),
+          amount: SignedAmount,
+        }),
+      ),
+    }),
+  ),
+  hasMore: Type.Boolean(),
+});
+export type WalletPostingsView = Static<typeof WalletPostings>;

@@ -50,8 +50,19 @@ function withBalances(db: Db, scope: Scope) {
     .where('w.mode', '=', scope.mode);
 }
 
-export async function findWallet(db: Db, scope: Scope, id: string): Promise<WalletRow | undefined> {
-  return withBalances(db, scope).where('w.id', '=', id).executeTakeFirst();
+export async function findWallet(db: Db, scope: Scope, id: string, options: { forUpdate?: boolean } = {}): Promise<WalletRow | undefined> {
+  const query = withBalances(db, scope).where('w.id', '=', id);
+  return (options.forUpdate ? query.forUpdate('w') : query).executeTakeFirst();
+}
+
+/** The project and mode a wallet belongs to, for operators, who name it by id alone. */
+export async function findWalletScope(db: Db, id: string): Promise<Scope | undefined> {
+  const row = await db.selectFrom('wallets').select(['project_id', 'mode']).where('id', '=', id).executeTakeFirst();
+  return row ? { projectId: row.project_id, mode: row.mode } : undefined;
+}
+
+export async function setWalletStatus(trx: Transaction<Database>, scope: Scope, id: string, status: WalletsTable['status'], at: Date): Promise<void> {
+  await trx.updateTable('wallets').set({ status, updated_at: at }).where('project_id', '=', scope.projectId).where('mode', '=', scope.mode).where('id', '=', id).execute();
 }
 
 /** All of a customer's wallets with their balances, newest first (a customer has a handful at most). */
