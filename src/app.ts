@@ -30,6 +30,10 @@ import { systemRoutes } from './modules/system/system.routes.js';
 import { walletsRoutes } from './modules/wallets/wallets.routes.js';
 import { walletComponents } from './modules/wallets/wallets.schemas.js';
 import { createWalletsService } from './modules/wallets/wallets.service.js';
+import { webhooksRoutes } from './modules/webhooks/webhooks.routes.js';
+import { webhookComponents } from './modules/webhooks/webhooks.schemas.js';
+import { createWebhooksService } from './modules/webhooks/webhooks.service.js';
+import { systemResolver, type Resolver } from './net/ssrf-guard.js';
 
 export interface AppDeps {
   config: Config;
@@ -37,13 +41,15 @@ export interface AppDeps {
   keyring: MasterKeyring;
   /** Opened by the caller before the app is built: opening it may create the seed (a database write). */
   custody: Custody;
+  /** How webhook hosts are resolved for the SSRF guard; the system's DNS unless a test injects one. */
+  resolver?: Resolver;
   /** Logger and server options (timeouts) chosen by the caller: server.ts or a test. */
   fastify?: FastifyServerOptions;
 }
 
 export const BODY_LIMIT = 1024 * 1024;
 
-export async function buildApp({ config, db, keyring, custody, fastify: options = {} }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, db, keyring, custody, resolver = systemResolver, fastify: options = {} }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     ...options,
     bodyLimit: BODY_LIMIT,
@@ -57,7 +63,7 @@ export async function buildApp({ config, db, keyring, custody, fastify: options 
       sendError(request, reply, err.code === 'FST_ERR_MAX_PARAM_LENGTH' || err.code === 'FST_ERR_BAD_URL' ? new DomainError('not_found', 'not found') : err),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const components = [ErrorResponse, ...customerComponents, ...walletComponents];
+  const components = [ErrorResponse, ...customerComponents, ...walletComponents, ...webhookComponents];
   app.setValidatorCompiler(createValidatorCompiler(components));
   // JSON in, JSON out: any other body is 415, including the text/plain Fastify accepts by default.
   app.removeContentTypeParser('text/plain');
@@ -103,6 +109,7 @@ export async function buildApp({ config, db, keyring, custody, fastify: options 
     await api.register(customersRoutes(db, createCustomersService({ keyring, assets })));
     await api.register(walletsRoutes(db, wallets));
     await api.register(sandboxRoutes(db, controls, wallets));
+    await api.register(webhooksRoutes(db, createWebhooksService({ keyring, resolver, guard: { allowHttpLoopback: config.webhookAllowHttpLoopback } })));
   }, { prefix: '/v0.9' });
   // Without an admin token the operator API does not exist at all: 404, not 401 or 405.
   if (config.adminToken) {

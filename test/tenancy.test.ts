@@ -9,15 +9,15 @@ import { startTestApp, type ApiClient, type ApiResponse, type TestApp } from './
  * learns how to build an id for it.
  */
 
-type Resource = 'customer' | 'wallet';
+type Resource = 'customer' | 'wallet' | 'webhook';
 
 /** Spec 1.3. */
-const PREFIXES: Record<Resource, string> = { customer: 'cst', wallet: 'wlt' };
+const PREFIXES: Record<Resource, string> = { customer: 'cst', wallet: 'wlt', webhook: 'whk' };
 const ALL_PREFIXES = ['cst', 'wlt', 'qt', 'txn', 'ci', 'loc', 'whk', 'evt', 'prj', 'req', 'va', 'da'];
 
 /** Which resource a path parameter names: by its own name, or by the collection segment before it. */
-const PARAM_RESOURCES: Record<string, Resource> = { customerId: 'customer', walletId: 'wallet' };
-const COLLECTION_RESOURCES: Record<string, Resource> = { customers: 'customer', wallets: 'wallet' };
+const PARAM_RESOURCES: Record<string, Resource> = { customerId: 'customer', walletId: 'wallet', webhookId: 'webhook' };
+const COLLECTION_RESOURCES: Record<string, Resource> = { customers: 'customer', wallets: 'wallet', webhooks: 'webhook' };
 /** Path parameters that are not ids (a closed set of names): a valid value, so only the id is on trial. */
 const FIXED_PARAMS: Record<string, string> = { name: 'basic' };
 
@@ -27,6 +27,7 @@ const SAMPLE_BODIES: Record<string, unknown> = {
   'POST /v0.9/sandbox/customers/{customerId}/endorsements/{name}': { status: 'REVOKED_ISSUES' },
   'POST /v0.9/customers/{customerId}/wallets': { asset: 'usdt', chain: 'ethereum' },
   'POST /v0.9/sandbox/wallets/{walletId}/deposit': { amount: '1.00' },
+  'PATCH /v0.9/webhooks/{webhookId}': { url: 'https://intruder.public.test/hook', events: ['customer.created'], enabled: false },
 };
 
 interface Operation {
@@ -90,6 +91,11 @@ beforeAll(async () => {
   const wallet = await t.api.post(`/v0.9/customers/${customer.id}/wallets`, { asset: 'usdc', chain: 'polygon' });
   expect(wallet.status).toBe(201);
   ids.wallet = wallet.body.id;
+  // The customer object shows its wallets: the snapshot every later read is compared with.
+  customer = (await t.api.get(`/v0.9/customers/${customer.id}`)).body;
+  const webhook = await t.api.post('/v0.9/webhooks', { url: 'https://tenant-a.public.test/hook' });
+  expect(webhook.status, webhook.raw).toBe(201);
+  ids.webhook = webhook.body.id;
 });
 afterAll(() => t.close());
 
@@ -115,12 +121,13 @@ describe('the generated route matrix', () => {
 describe.each(INTRUDERS)('%s', (name) => {
   it('gets 404 not_found on every id route, and changes nothing', async () => {
     const intruder = intruders[name];
-    const before = await t.api.get(`/v0.9/customers/${customer.id}`);
-    expect(before.status).toBe(200);
+    const read = () => Promise.all([t.api.get(`/v0.9/customers/${customer.id}`), t.api.get(`/v0.9/webhooks/${ids.webhook}`)]);
+    const before = await read();
+    expect(before.map((r) => r.status)).toEqual([200, 200]);
     for (const op of ops) expectNotFound(await send(intruder, op, urlFor(op, ids)), `${name}: ${op.method} ${op.template}`);
-    const after = await t.api.get(`/v0.9/customers/${customer.id}`);
-    // The whole object, updatedAt included: a write that was answered 404 must not have happened.
-    expect(after.body).toEqual(before.body);
+    const after = await read();
+    // The whole objects, updatedAt included: a write (or a delete) that was answered 404 must not have happened.
+    expect(after.map((r) => r.body)).toEqual(before.map((r) => r.body));
   });
 
   it('never sees the customer in the list, even when filtering on its email or externalId', async () => {

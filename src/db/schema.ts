@@ -192,6 +192,60 @@ export interface WalletsTable {
   updated_at: Date;
 }
 
+export interface WebhookEndpointsTable {
+  project_id: string;
+  mode: Mode;
+  id: string;
+  url: string;
+  events: string[];
+  enabled: boolean;
+  status: 'active' | 'disabled';
+  disabled_reason: string | null;
+  compliance_only: boolean;
+  failing_since: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface WebhookSecretsTable {
+  project_id: string;
+  mode: Mode;
+  endpoint_id: string;
+  seq: number;
+  sealed: Buffer;
+  master_key_id: string;
+  expires_at: Date | null;
+  created_at: Date;
+}
+
+export interface WebhookDeliveriesTable {
+  project_id: string;
+  mode: Mode;
+  id: string;
+  endpoint_id: string;
+  event_id: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  next_attempt_at: Date | null;
+  locked_until: Date | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  delivered_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface WebhookAttemptsTable {
+  project_id: string;
+  mode: Mode;
+  delivery_id: string;
+  attempt: number;
+  started_at: Date;
+  status_code: number | null;
+  error: string | null;
+  latency_ms: number;
+}
+
 export interface EventsTable {
   project_id: string;
   mode: Mode;
@@ -230,6 +284,10 @@ export interface Database {
   customer_addresses: CustomerAddressesTable;
   wallets: WalletsTable;
   events: EventsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_secrets: WebhookSecretsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
   idempotency_keys: IdempotencyKeysTable;
 }
 

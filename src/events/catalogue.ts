@@ -12,3 +12,6 @@ export const EVENT_TYPES = [
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
+
+/** Types only compliance-only webhook endpoints receive (spec 6.1); the fan-out trigger of migration 0012 names them too. */
+export const COMPLIANCE_ONLY_EVENT_TYPES: readonly EventType[] = ['underReview'];

@@ -17,10 +17,12 @@ export const IDEMPOTENCY_HEADER = 'idempotency-key';
  */
 export type WriteWork<T extends object> = (db: Db) => Promise<T>;
 
-interface Options {
+interface Options<T> {
   /** POST requires the header; PATCH honours it when given (spec 1.6). */
   required: boolean;
   status: number;
+  /** What a replay answers, when it must differ from the first answer (a secret shown once). */
+  forReplay?: (result: T) => object;
 }
 
 /**
@@ -36,7 +38,7 @@ export async function runIdempotent<T extends object>(
   scope: Scope,
   request: FastifyRequest,
   reply: FastifyReply,
-  options: Options,
+  options: Options<T>,
   work: WriteWork<T>,
 ): Promise<void> {
   const key = readKey(request, options.required);
@@ -56,7 +58,8 @@ export async function runIdempotent<T extends object>(
     const body = await db.transaction().execute(async (trx) => {
       const result = await work(trx);
       const serialized = serialize(reply, result, options.status);
-      await complete(trx, scope, key, options.status, serialized);
+      const stored = options.forReplay ? serialize(reply, options.forReplay(result), options.status) : serialized;
+      await complete(trx, scope, key, options.status, stored);
       return serialized;
     });
     sendJson(reply, options.status, body);

@@ -18,6 +18,7 @@ import { createLogger } from '../../src/http/logging.js';
 import { createKeysService, type ApiCredentials } from '../../src/modules/auth/keys.service.js';
 import { ensureSigningKey } from '../../src/modules/auth/signing-keys.js';
 import { readAssetCatalogue } from '../../src/domain/assets.js';
+import type { Resolver } from '../../src/net/ssrf-guard.js';
 import { createContractChecker } from './contract.js';
 import { adminQuery, withDatabase } from './global-setup.js';
 import { PII_VALUES } from './fixtures.js';
@@ -72,6 +73,16 @@ export interface TestApp {
  * tests can prove that no PII or secret was written to it. Every response goes through the
  * contract checker.
  */
+/**
+ * Tests never query real DNS: hosts under public.test resolve to a public address, hosts under
+ * private.test to a private one, anything else to nothing.
+ */
+export const testResolver: Resolver = async (hostname) => {
+  if (hostname.endsWith('.public.test')) return ['93.184.216.34'];
+  if (hostname.endsWith('.private.test')) return ['10.0.0.7'];
+  return [];
+};
+
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const database = `oms_t_${inject('runId')}_${randomBytes(4).toString('hex')}`;
   await adminQuery(inject('adminUrl'), `create database ${database} template ${inject('templateDatabase')}`);
@@ -91,7 +102,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     },
   });
   const custody = await openCustody({ db, keyring });
-  const app = await buildApp({ config, db, keyring, custody, fastify: { loggerInstance: createLogger('info', sink) } });
+  const app = await buildApp({ config, db, keyring, custody, resolver: testResolver, fastify: { loggerInstance: createLogger('info', sink) } });
   await app.ready();
   const worker = createEvaluationWorker({
     db,

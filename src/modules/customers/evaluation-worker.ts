@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { afterVerification } from '../../compliance/evaluation.js';
 import type { VerificationProvider } from '../../compliance/verification-provider.js';
@@ -8,6 +8,7 @@ import type { MasterKeyring } from '../../crypto/master-keys.js';
 import type { AssetCatalogue } from '../../domain/assets.js';
 import type { Db } from '../../db/database.js';
 import { inTransaction } from '../../db/transactions.js';
+import { createNotifiedLoop } from '../../jobs/notified-loop.js';
 import { openStoredPii } from './customer-pii.js';
 import * as customers from './customers.repo.js';
 import { saveOutcome, toSubject } from './customer-compliance.js';
@@ -57,39 +58,6 @@ const retryDelayMs = (attempts: number) => Math.min(3_600_000, 1_000 * 2 ** Math
  */
 export function createEvaluationWorker({ db, listenTo, keyring, assets, provider, decision, log, pollMs }: EvaluationWorkerDeps): EvaluationWorker {
   const workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  let running = false;
-  let loop: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
-  let pending = false;
-  let listener: pg.Client | undefined;
-
-  const nudge = () => {
-    pending = true;
-    wake?.();
-  };
-
-  /** Best effort: without it the worker still finds every job by polling. */
-  async function listen(): Promise<void> {
-    const client = new pg.Client({ ...listenTo, application_name: 'oms-evaluation-listener' });
-    client.on('notification', nudge);
-    client.on('error', (err) => {
-      log.warn({ err }, 'evaluation listener lost its connection; polling until it is back');
-      listener = undefined;
-      void client.end().catch(() => undefined);
-      if (running) setTimeout(() => void listen(), pollMs * 20).unref();
-    });
-    try {
-      await client.connect();
-      await client.query(`listen ${EVALUATION_CHANNEL}`);
-      if (!running) return void (await client.end());
-      listener = client;
-    } catch (err) {
-      log.warn({ err }, 'evaluation listener could not connect; polling until it can');
-      await client.end().catch(() => undefined);
-      if (running) setTimeout(() => void listen(), pollMs * 20).unref();
-    }
-  }
-
   async function evaluate(job: ClaimedJob): Promise<void> {
     const { scope, customerId } = job;
     const found = await customers.findCustomer(db, scope, customerId);
@@ -136,41 +104,7 @@ export function createEvaluationWorker({ db, listenTo, keyring, assets, provider
     }
   }
 
-  async function run(): Promise<void> {
-    while (running) {
-      pending = false;
-      try {
-        await drain();
-      } catch (err) {
-        log.warn({ err }, 'evaluation worker could not claim jobs');
-      }
-      if (!running) break;
-      // A notification that arrived while draining means another round at once.
-      if (pending) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
-    }
-  }
+  const loop = createNotifiedLoop({ name: 'evaluation', listenTo, channel: EVALUATION_CHANNEL, pollMs, log, drain });
 
-  return {
-    drain,
-    start() {
-      if (running) return;
-      running = true;
-      void listen();
-      loop = run();
-    },
-    async stop() {
-      running = false;
-      wake?.();
-      await loop;
-      await listener?.end().catch(() => undefined);
-    },
-  };
+  return { drain, start: loop.start, stop: loop.stop };
 }
