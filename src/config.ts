@@ -38,6 +38,10 @@ const ConfigSchema = Type.Object({
   assetsFile: Type.Optional(Type.String({ minLength: 1 })),
   /** How often an idle evaluation worker looks for due jobs. */
   evaluationPollMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 250 }),
+  /** How often an idle webhook dispatcher looks for due deliveries (retries come due without a notification). */
+  webhookPollMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 250 }),
+  /** An endpoint whose deliveries have all failed for this long is disabled when one runs out of attempts. */
+  webhookDisableAfterHours: Type.Number({ exclusiveMinimum: 0, default: 72 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -63,6 +67,8 @@ const ENV_NAMES: Record<keyof Config, string> = {
   kycWatchlistFile: 'OMS_KYC_WATCHLIST_FILE',
   kycIpCountryFile: 'OMS_KYC_IP_COUNTRY_FILE',
   evaluationPollMs: 'OMS_EVALUATION_POLL_MS',
+  webhookPollMs: 'OMS_WEBHOOK_POLL_MS',
+  webhookDisableAfterHours: 'OMS_WEBHOOK_DISABLE_AFTER_HOURS',
   assetsFile: 'OMS_ASSETS_FILE',
 };
 

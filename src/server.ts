@@ -7,6 +7,7 @@ import { openCustody } from './custody/custody.js';
 import { readAssetCatalogue } from './domain/assets.js';
 import { createKeysService } from './modules/auth/keys.service.js';
 import { createEvaluationWorker } from './modules/customers/evaluation-worker.js';
+import { createDispatcherFromConfig } from './webhooks/dispatcher-config.js';
 import { openRuntime } from './runtime.js';
 
 const PURGE_EVERY_MS = 10 * 60_000;
@@ -44,6 +45,8 @@ async function main(): Promise<void> {
     pollMs: config.evaluationPollMs,
   });
   worker.start();
+  const dispatcher = createDispatcherFromConfig(config, database, keyring, log);
+  dispatcher.start();
 
   if (firstKey) {
     // Printed, not logged: a secret must never reach a log line.
@@ -72,6 +75,7 @@ async function main(): Promise<void> {
     clearInterval(purge);
     await app.close();
     await worker.stop();
+    await dispatcher.stop();
     await database.close();
     log.info('stopped');
     flushLogger(log);

@@ -205,34 +205,42 @@ describe('master-key rotation', () => {
     const liveWithPii = (await liveClient.post('/v0.9/customers', fullCustomer())).body.id as string;
     // A retired signing key still verifies old tokens, so it must be re-sealed too.
     await rotateSigningKey(t.db, t.keyring);
+    // A webhook's secrets (two, mid-rotation) sign deliveries: re-sealed too.
+    const webhook = await t.api.post('/v0.9/webhooks', { url: 'https://receiver.public.test/hook' });
+    expect(webhook.status).toBe(201);
+    expect((await t.api.post(`/v0.9/webhooks/${webhook.body.id}/rotate-secret`, undefined)).status).toBe(200);
 
     const before = {
       customers: await t.db.selectFrom('customers').select(['id', 'data_key_sealed', 'master_key_id']).execute(),
       signing: await t.db.selectFrom('signing_keys').select(['kid', 'private_sealed', 'master_key_id']).execute(),
       secrets: await t.db.selectFrom('sealed_secrets').select(['name', 'sealed', 'master_key_id']).execute(),
+      webhookSecrets: await t.db.selectFrom('webhook_secrets').select(['seq', 'sealed', 'master_key_id']).execute(),
     };
+    expect(before.webhookSecrets).toHaveLength(2);
     expect(before.customers).toHaveLength(3);
     expect(before.signing).toHaveLength(2);
     expect(before.secrets.length).toBeGreaterThanOrEqual(1);
-    for (const row of [...before.customers, ...before.signing, ...before.secrets]) expect(row.master_key_id).toBe(fingerprint(oldKey));
+    for (const row of [...before.customers, ...before.signing, ...before.secrets, ...before.webhookSecrets]) expect(row.master_key_id).toBe(fingerprint(oldKey));
     // Control: before the rotation the new key alone opens nothing, so what follows is the rotation's doing.
     await expect(storedPii(t, newOnly, sandboxWithPii)).rejects.toThrow();
 
     const report = await resealUnderPrimary(t.db, createMasterKeyring([newKey, oldKey]));
-    expect(report).toEqual({ secrets: before.secrets.length, signingKeys: 2, customerDataKeys: 3 });
+    expect(report).toEqual({ secrets: before.secrets.length, signingKeys: 2, customerDataKeys: 3, webhookSecrets: 2 });
 
     const after = {
       customers: await t.db.selectFrom('customers').select(['id', 'data_key_sealed', 'master_key_id']).execute(),
       signing: await t.db.selectFrom('signing_keys').select(['kid', 'private_sealed', 'master_key_id']).execute(),
       secrets: await t.db.selectFrom('sealed_secrets').select(['name', 'sealed', 'master_key_id']).execute(),
+      webhookSecrets: await t.db.selectFrom('webhook_secrets').select(['seq', 'sealed', 'master_key_id']).execute(),
     };
-    for (const row of [...after.customers, ...after.signing, ...after.secrets]) expect(row.master_key_id).toBe(fingerprint(newKey));
+    for (const row of [...after.customers, ...after.signing, ...after.secrets, ...after.webhookSecrets]) expect(row.master_key_id).toBe(fingerprint(newKey));
+    for (const row of after.webhookSecrets) expect(row.sealed.equals(before.webhookSecrets.find((b) => b.seq === row.seq)!.sealed)).toBe(false);
     for (const row of after.customers) expect(row.data_key_sealed.equals(before.customers.find((b) => b.id === row.id)!.data_key_sealed)).toBe(false);
     for (const row of after.signing) expect(row.private_sealed.equals(before.signing.find((b) => b.kid === row.kid)!.private_sealed)).toBe(false);
     for (const row of after.secrets) expect(row.sealed.equals(before.secrets.find((b) => b.name === row.name)!.sealed)).toBe(false);
 
     // Interrupted or repeated, the rotation is a no-op once done.
-    expect(await resealUnderPrimary(t.db, createMasterKeyring([newKey, oldKey]))).toEqual({ secrets: 0, signingKeys: 0, customerDataKeys: 0 });
+    expect(await resealUnderPrimary(t.db, createMasterKeyring([newKey, oldKey]))).toEqual({ secrets: 0, signingKeys: 0, customerDataKeys: 0, webhookSecrets: 0 });
     expect(await storedPii(t, newOnly, sandboxWithPii)).toEqual({
       birthDate: PII.birthDate,
       ipAddress: PII.ipAddress,

@@ -95,7 +95,7 @@ masterKey
       await fs.writeFile(keyFile, `${primary}\n`, { mode: 0o600 });
     }
     process.stdout.write(
-      `re-sealed ${report.customerDataKeys} customer data keys, ${report.signingKeys} signing keys, ${report.secrets} server secrets\n`,
+      `re-sealed ${report.customerDataKeys} customer data keys, ${report.signingKeys} signing keys, ${report.secrets} server secrets, ${report.webhookSecrets} webhook secrets\n`,
     );
   });
 

@@ -3,6 +3,7 @@ import type { MasterKeyring } from './master-keys.js';
 import { dataKeyAad } from '../modules/customers/customer-pii.js';
 import { signingKeyAad } from '../modules/auth/signing-keys.js';
 import { sealedSecretAad } from './sealed-secrets.js';
+import { openWebhookSecret, sealWebhookSecret } from '../webhooks/webhook-secrets.js';
 
 const BATCH = 500;
 
@@ -10,6 +11,7 @@ export interface RotationReport {
   secrets: number;
   signingKeys: number;
   customerDataKeys: number;
+  webhookSecrets: number;
 }
 
 /**
@@ -19,7 +21,7 @@ export interface RotationReport {
  * run again: each row moves on its own.
  */
 export async function resealUnderPrimary(db: Db, keyring: MasterKeyring): Promise<RotationReport> {
-  const report: RotationReport = { secrets: 0, signingKeys: 0, customerDataKeys: 0 };
+  const report: RotationReport = { secrets: 0, signingKeys: 0, customerDataKeys: 0, webhookSecrets: 0 };
   const stale = keyring.primaryId;
 
   for (const row of await db.selectFrom('sealed_secrets').selectAll().where('master_key_id', '!=', stale).execute()) {
@@ -58,6 +60,20 @@ export async function resealUnderPrimary(db: Db, keyring: MasterKeyring): Promis
       }
     });
     report.customerDataKeys += rows.length;
+  }
+
+  for (const row of await db.selectFrom('webhook_secrets').selectAll().where('master_key_id', '!=', stale).execute()) {
+    const scope = { projectId: row.project_id, mode: row.mode };
+    const next = sealWebhookSecret(keyring, scope, row.endpoint_id, openWebhookSecret(keyring, scope, row.endpoint_id, { sealed: row.sealed, masterKeyId: row.master_key_id }));
+    await db
+      .updateTable('webhook_secrets')
+      .set({ sealed: next.sealed, master_key_id: next.masterKeyId })
+      .where('project_id', '=', row.project_id)
+      .where('mode', '=', row.mode)
+      .where('endpoint_id', '=', row.endpoint_id)
+      .where('seq', '=', row.seq)
+      .execute();
+    report.webhookSecrets++;
   }
   return report;
 }

@@ -19,6 +19,7 @@ import { createKeysService, type ApiCredentials } from '../../src/modules/auth/k
 import { ensureSigningKey } from '../../src/modules/auth/signing-keys.js';
 import { readAssetCatalogue } from '../../src/domain/assets.js';
 import type { Resolver } from '../../src/net/ssrf-guard.js';
+import { createDispatcher, type Dispatcher } from '../../src/webhooks/dispatcher.js';
 import { createContractChecker } from './contract.js';
 import { adminQuery, withDatabase } from './global-setup.js';
 import { PII_VALUES } from './fixtures.js';
@@ -64,6 +65,8 @@ export interface TestApp {
   createKey(mode: Mode, projectId?: string): Promise<ApiCredentials>;
   /** The live-mode evaluation worker, running as in the server; drain() runs due jobs now. */
   worker: EvaluationWorker;
+  /** The webhook dispatcher of this app, resolving hosts with testResolver. */
+  dispatcher: Dispatcher;
   logs(): string;
   close(): Promise<void>;
 }
@@ -115,6 +118,17 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     pollMs: config.evaluationPollMs,
   });
   worker.start();
+  const dispatcher = createDispatcher({
+    db,
+    listenTo: { connectionString: databaseUrl },
+    keyring,
+    resolver: testResolver,
+    guard: { allowHttpLoopback: config.webhookAllowHttpLoopback },
+    log: app.log as unknown as Logger,
+    pollMs: config.webhookPollMs,
+    disableAfterMs: config.webhookDisableAfterHours * 3_600_000,
+  });
+  dispatcher.start();
   const check = createContractChecker(app.swagger() as Parameters<typeof createContractChecker>[0]);
   const keys = createKeysService(db, keyring, '');
 
@@ -162,10 +176,12 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     client: async (mode, projectId) => clientFor(await keys.createKey(mode, projectId)),
     createKey: (mode, projectId) => keys.createKey(mode, projectId),
     worker,
+    dispatcher,
     logs: () => captured,
     async close() {
       await app.close();
       await worker.stop();
+      await dispatcher.stop();
       await db.destroy();
       const leaked = PII_VALUES.filter((value) => captured.includes(value));
       if (leaked.length > 0) throw new Error(`PII reached the log: ${leaked.join(', ')}`);
