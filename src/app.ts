@@ -30,6 +30,8 @@ import { systemRoutes } from './modules/system/system.routes.js';
 import { walletsRoutes } from './modules/wallets/wallets.routes.js';
 import { walletComponents } from './modules/wallets/wallets.schemas.js';
 import { createWalletsService } from './modules/wallets/wallets.service.js';
+import { eventsRoutes } from './modules/events/events.routes.js';
+import { createEventsService } from './modules/events/events.service.js';
 import { webhooksRoutes } from './modules/webhooks/webhooks.routes.js';
 import { webhookComponents } from './modules/webhooks/webhooks.schemas.js';
 import { createWebhooksService } from './modules/webhooks/webhooks.service.js';
@@ -109,6 +111,7 @@ export async function buildApp({ config, db, keyring, custody, resolver = system
     await api.register(customersRoutes(db, createCustomersService({ keyring, assets })));
     await api.register(walletsRoutes(db, wallets));
     await api.register(sandboxRoutes(db, controls, wallets));
+    await api.register(eventsRoutes(db, createEventsService()));
     await api.register(webhooksRoutes(db, createWebhooksService({ keyring, resolver, guard: { allowHttpLoopback: config.webhookAllowHttpLoopback } })));
   }, { prefix: '/v0.9' });
   // Without an admin token the operator API does not exist at all: 404, not 401 or 405.

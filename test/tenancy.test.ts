@@ -9,15 +9,16 @@ import { startTestApp, type ApiClient, type ApiResponse, type TestApp } from './
  * learns how to build an id for it.
  */
 
-type Resource = 'customer' | 'wallet' | 'webhook';
+type Resource = 'customer' | 'wallet' | 'webhook' | 'event' | 'delivery';
 
 /** Spec 1.3. */
-const PREFIXES: Record<Resource, string> = { customer: 'cst', wallet: 'wlt', webhook: 'whk' };
+// A delivery id is a plain UUID; its routes name the webhook first, whose prefix is the one on trial.
+const PREFIXES: Record<Resource, string> = { customer: 'cst', wallet: 'wlt', webhook: 'whk', event: 'evt', delivery: '' };
 const ALL_PREFIXES = ['cst', 'wlt', 'qt', 'txn', 'ci', 'loc', 'whk', 'evt', 'prj', 'req', 'va', 'da'];
 
 /** Which resource a path parameter names: by its own name, or by the collection segment before it. */
-const PARAM_RESOURCES: Record<string, Resource> = { customerId: 'customer', walletId: 'wallet', webhookId: 'webhook' };
-const COLLECTION_RESOURCES: Record<string, Resource> = { customers: 'customer', wallets: 'wallet', webhooks: 'webhook' };
+const PARAM_RESOURCES: Record<string, Resource> = { customerId: 'customer', walletId: 'wallet', webhookId: 'webhook', eventId: 'event', deliveryId: 'delivery' };
+const COLLECTION_RESOURCES: Record<string, Resource> = { customers: 'customer', wallets: 'wallet', webhooks: 'webhook', events: 'event', deliveries: 'delivery' };
 /** Path parameters that are not ids (a closed set of names): a valid value, so only the id is on trial. */
 const FIXED_PARAMS: Record<string, string> = { name: 'basic' };
 
@@ -96,6 +97,15 @@ beforeAll(async () => {
   const webhook = await t.api.post('/v0.9/webhooks', { url: 'https://tenant-a.public.test/hook' });
   expect(webhook.status, webhook.raw).toBe(201);
   ids.webhook = webhook.body.id;
+  const event = await t.pool.query(`select id from events where type = 'customer.created' and data->'object'->>'id' = $1`, [customer.id]);
+  ids.event = event.rows[0].id;
+  // The endpoint came after the event: its delivery is made by hand (this app sends nothing).
+  const delivery = await t.pool.query(
+    `insert into webhook_deliveries (project_id, mode, id, endpoint_id, event_id, status, created_at, updated_at)
+     values ($1, 'sandbox', gen_random_uuid()::text, $2, $3, 'delivered', now(), now()) returning id`,
+    [t.api.credentials.projectId, ids.webhook, ids.event],
+  );
+  ids.delivery = delivery.rows[0].id;
 });
 afterAll(() => t.close());
 

@@ -162,3 +162,63 @@ describe('failures', () => {
     expect(await deliveryRows(endpoint.id)).toHaveLength(1);
   });
 });
+
+describe('developer tools', () => {
+  it('logs every attempt of a delivery, with status code and latency, and retries one on request with the same webhook-id', async () => {
+    const endpoint = await register(['customer.created']);
+    receiver.answer(503);
+    const before = receiver.received.length;
+    expect((await t.api.post('/v0.9/customers', {})).status).toBe(201);
+    await until(() => deliveryRows(endpoint.id), (rows) => rows[0]?.attempts === 1);
+
+    const log = await t.api.get(`/v0.9/webhooks/${endpoint.id}/deliveries`);
+    expect(log.status, log.raw).toBe(200);
+    const [delivery] = log.body.data;
+    expect(delivery).toMatchObject({ object: 'webhookDelivery', webhookId: endpoint.id, eventType: 'customer.created', status: 'pending', deliveredAt: null });
+    expect(delivery.attempts).toEqual([{ attempt: 1, startedAt: expect.any(String), statusCode: 503, error: null, latencyMs: expect.any(Number) }]);
+    expect(Date.parse(delivery.nextAttemptAt) - Date.now()).toBeGreaterThan(3_000);
+
+    const retried = await t.api.post(`/v0.9/webhooks/${endpoint.id}/deliveries/${delivery.id}/retry`, undefined);
+    expect(retried.status, retried.raw).toBe(200);
+    await until(() => deliveryRows(endpoint.id), (rows) => rows[0]?.status === 'delivered');
+    const after = (await t.api.get(`/v0.9/webhooks/${endpoint.id}/deliveries`)).body.data[0];
+    expect(after.attempts.map((a: { statusCode: number }) => a.statusCode)).toEqual([503, 200]);
+    expect(receiver.received.slice(before).map((r) => r.headers['webhook-id'])).toEqual([delivery.eventId, delivery.eventId]);
+
+    expect((await t.api.post(`/v0.9/webhooks/${endpoint.id}/deliveries/0b7c8a52-4f7e-4d1e-9a39-2d1c1a3f9e10/retry`, undefined)).status).toBe(404);
+    expect((await t.api.post(`/v0.9/webhooks/${endpoint.id}/deliveries/not-a-uuid/retry`, undefined)).status).toBe(404);
+  });
+
+  it('resends an event to every endpoint that matches it now, and lists events newest first by type', async () => {
+    const created = await t.api.post('/v0.9/customers', {});
+    expect((await t.api.patch(`/v0.9/customers/${created.body.id}`, { firstName: 'Later' })).status).toBe(200);
+    const listed = await t.api.get('/v0.9/events?limit=100');
+    const mine = listed.body.data.filter((e: any) => e.data.object.id === created.body.id).map((e: any) => e.type);
+    expect(mine[0]).toBe('customer.updated');
+    expect(mine[mine.length - 1]).toBe('customer.created');
+    const onlyCreated = await t.api.get('/v0.9/events?type=customer.created&limit=1');
+    const [event] = onlyCreated.body.data;
+    expect(event).toMatchObject({ object: 'event', type: 'customer.created', data: { object: { id: created.body.id } } });
+    expect((await t.api.get(`/v0.9/events/${event.id}`)).body).toEqual(event);
+
+    // An endpoint registered after the event gets it on resend, once.
+    receiver.answer();
+    const endpoint = await register(['customer.created']);
+    const before = receiver.received.length;
+    const resent = await t.api.post(`/v0.9/events/${event.id}/resend`, undefined);
+    expect(resent.status, resent.raw).toBe(200);
+    expect(resent.body).toEqual({ object: 'eventResend', eventId: event.id, deliveries: 1 });
+    await until(() => deliveryRows(endpoint.id), (rows) => rows[0]?.status === 'delivered');
+    expect(receiver.received.slice(before).map((r) => r.headers['webhook-id'])).toEqual([event.id]);
+  });
+
+  it('never lists or resends a compliance-only event', async () => {
+    const { rows } = await t.pool.query(
+      `insert into events (project_id, mode, id, type, data, created_at) values ($1, 'sandbox', 'evt_01jd8x3mc6eskv4hzbmt9hdby7', 'underReview', '{"object":{}}', now()) returning id`,
+      [t.api.credentials.projectId],
+    );
+    expect((await t.api.get('/v0.9/events?limit=100')).body.data.map((e: { id: string }) => e.id)).not.toContain(rows[0].id);
+    expect((await t.api.get(`/v0.9/events/${rows[0].id}`)).status).toBe(404);
+    expect((await t.api.post(`/v0.9/events/${rows[0].id}/resend`, undefined)).status).toBe(404);
+  });
+});

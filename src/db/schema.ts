@@ -226,6 +226,7 @@ export interface WebhookDeliveriesTable {
   event_id: string;
   status: 'pending' | 'delivered' | 'failed';
   attempts: number;
+  retries_base: number;
   next_attempt_at: Date | null;
   locked_until: Date | null;
   last_status_code: number | null;

@@ -33,3 +33,8 @@ export function assertId(kind: IdKind, value: string): string {
   if (!isId(kind, value)) throw notFound(kind);
   return value;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Ids of our own rows that have no public prefix (webhook deliveries) are plain UUIDs. */
+export const isUuid = (value: string): boolean => UUID.test(value);

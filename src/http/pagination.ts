@@ -1,7 +1,7 @@
 import { sql, type Expression, type SqlBool } from 'kysely';
 import Type, { type TSchema } from 'typebox';
 import { validationError } from '../domain/errors.js';
-import { type IdKind, isId } from '../domain/ids.js';
+import { type IdKind, isId, isUuid } from '../domain/ids.js';
 import { Nullable } from './schema-helpers.js';
 
 /** Query parameters every list accepts (spec 1.7). */
@@ -53,7 +53,8 @@ export interface Page<T> {
   previousCursor: string | null;
 }
 
-export function parsePageQuery(query: PageQuery, kind: IdKind): PageRequest {
+/** `kind`: the typed id the cursors carry, or 'uuid' for rows of ours without a public prefix (webhook deliveries). */
+export function parsePageQuery(query: PageQuery, kind: IdKind | 'uuid'): PageRequest {
   if (query.startingAfter !== undefined && query.endingBefore !== undefined) {
     throw validationError('/query/endingBefore', 'cannot be combined with startingAfter');
   }
@@ -71,13 +72,14 @@ export function encodeCursor(position: Position): string {
   return Buffer.from(JSON.stringify([position.createdAt.toISOString(), position.id])).toString('base64url');
 }
 
-function decodeCursor(cursor: string, kind: IdKind, param: string): Position {
+function decodeCursor(cursor: string, kind: IdKind | 'uuid', param: string): Position {
   try {
     const decoded: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (Array.isArray(decoded) && decoded.length === 2) {
       const [at, id] = decoded as unknown[];
       const createdAt = typeof at === 'string' ? new Date(at) : new Date(Number.NaN);
-      if (typeof id === 'string' && isId(kind, id) && !Number.isNaN(createdAt.getTime())) return { createdAt, id };
+      const known = typeof id === 'string' && (kind === 'uuid' ? isUuid(id) : isId(kind, id));
+      if (known && !Number.isNaN(createdAt.getTime())) return { createdAt, id: id as string };
     }
   } catch {
     // fall through to the uniform refusal

@@ -11,8 +11,10 @@ export interface ClaimedDelivery {
   scope: Scope;
   id: string;
   endpointId: string;
-  /** This attempt's number, 1 for the first. */
+  /** This attempt's number among all the delivery's attempts, 1 for the first. */
   attempt: number;
+  /** Its number in the current retry schedule (a manual retry or resend starts a new one). */
+  scheduled: number;
   url: string;
   event: { id: string; type: string; data: string; createdAt: Date };
   /** The endpoint's valid secrets, sealed; more than one during a rotation. */
@@ -25,6 +27,7 @@ interface ClaimRow {
   id: string;
   endpoint_id: string;
   attempts: number;
+  retries_base: number;
   url: string;
   event_id: string;
   type: string;
@@ -55,9 +58,9 @@ export async function claimDueDeliveries(db: Db, limit: number, leaseSeconds: nu
          set locked_until = now() + make_interval(secs => ${leaseSeconds}), attempts = d.attempts + 1, updated_at = now()
         from due
        where (d.project_id, d.mode, d.id) = (due.project_id, due.mode, due.id)
-      returning d.project_id, d.mode, d.id, d.endpoint_id, d.event_id, d.attempts
+      returning d.project_id, d.mode, d.id, d.endpoint_id, d.event_id, d.attempts, d.retries_base
     )
-    select c.project_id, c.mode, c.id, c.endpoint_id, c.attempts, w.url, e.id as event_id, e.type, e.data::text as data, e.created_at as event_created_at,
+    select c.project_id, c.mode, c.id, c.endpoint_id, c.attempts, c.retries_base, w.url, e.id as event_id, e.type, e.data::text as data, e.created_at as event_created_at,
       (select coalesce(json_agg(json_build_object('sealed', encode(s.sealed, 'base64'), 'masterKeyId', s.master_key_id) order by s.seq desc), '[]')
          from webhook_secrets s
         where (s.project_id, s.mode, s.endpoint_id) = (c.project_id, c.mode, c.endpoint_id) and (s.expires_at is null or s.expires_at > now())) as secrets
@@ -69,6 +72,7 @@ export async function claimDueDeliveries(db: Db, limit: number, leaseSeconds: nu
     id: r.id,
     endpointId: r.endpoint_id,
     attempt: r.attempts,
+    scheduled: r.attempts - r.retries_base,
     url: r.url,
     event: { id: r.event_id, type: r.type, data: r.data, createdAt: r.event_created_at },
     secrets: r.secrets.map((s) => ({ sealed: Buffer.from(s.sealed, 'base64'), masterKeyId: s.masterKeyId })),

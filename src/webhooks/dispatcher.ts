@@ -74,7 +74,7 @@ export function createDispatcher({ db, listenTo, keyring, resolver, guard, log, 
   function outcomeOf(delivery: ClaimedDelivery, result: SendResult): AttemptOutcome {
     if (result.statusCode !== undefined && result.statusCode >= 200 && result.statusCode < 300) return { kind: 'delivered' };
     if (result.statusCode === 410) return { kind: 'gone' };
-    const delay = retryDelayMs(delivery.attempt, result.retryAfterSeconds);
+    const delay = retryDelayMs(delivery.scheduled, result.retryAfterSeconds);
     return delay === undefined ? { kind: 'failed' } : { kind: 'retry', at: new Date(Date.now() + delay) };
   }
 

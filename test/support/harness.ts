@@ -65,7 +65,7 @@ export interface TestApp {
   createKey(mode: Mode, projectId?: string): Promise<ApiCredentials>;
   /** The live-mode evaluation worker, running as in the server; drain() runs due jobs now. */
   worker: EvaluationWorker;
-  /** The webhook dispatcher of this app, resolving hosts with testResolver. */
+  /** The webhook dispatcher of this app, resolving hosts with testResolver; running only with OMS_WEBHOOK_ALLOW_HTTP_LOOPBACK=1. */
   dispatcher: Dispatcher;
   logs(): string;
   close(): Promise<void>;
@@ -128,7 +128,9 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     pollMs: config.webhookPollMs,
     disableAfterMs: config.webhookDisableAfterHours * 3_600_000,
   });
-  dispatcher.start();
+  // Deliveries leave the process only for apps whose receivers are local (loopback allowed):
+  // elsewhere an endpoint at a *.public.test host would be a real connection to the internet.
+  if (config.webhookAllowHttpLoopback) dispatcher.start();
   const check = createContractChecker(app.swagger() as Parameters<typeof createContractChecker>[0]);
   const keys = createKeysService(db, keyring, '');
 

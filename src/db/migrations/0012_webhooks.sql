@@ -42,7 +42,10 @@ create table webhook_deliveries (
   endpoint_id       text not null,
   event_id          text not null,
   status            text not null check (status in ('pending', 'delivered', 'failed')),
+  -- Every attempt ever made; the retry schedule counts those since retries_base (a manual
+  -- retry or resend starts a new schedule).
   attempts          integer not null default 0,
+  retries_base      integer not null default 0,
   next_attempt_at   timestamptz(3),
   -- A dispatcher holds the delivery until then; past it, another may take it over.
   locked_until      timestamptz(3),
@@ -78,15 +81,20 @@ create table webhook_attempts (
 -- that records it, so no code path can emit an event and forget its deliveries. The
 -- compliance-only types ('underReview', as in src/events/catalogue.ts) reach compliance-only
 -- endpoints alone, and those endpoints receive nothing else.
+create function webhook_endpoints_matching(p_project_id text, p_mode text, p_type text) returns setof webhook_endpoints
+language sql stable as $$
+  select * from webhook_endpoints w
+   where w.project_id = p_project_id and w.mode = p_mode and w.enabled and w.status = 'active'
+     and w.compliance_only = (p_type = 'underReview')
+     and (cardinality(w.events) = 0 or p_type = any(w.events))
+$$;
+
 create function webhooks_fan_out() returns trigger language plpgsql as $$
 begin
   insert into webhook_deliveries (project_id, mode, id, endpoint_id, event_id, status, next_attempt_at, created_at, updated_at)
   select e.project_id, e.mode, gen_random_uuid()::text, w.id, e.id, 'pending', e.created_at, e.created_at, e.created_at
     from inserted e
-    join webhook_endpoints w on w.project_id = e.project_id and w.mode = e.mode
-   where w.enabled and w.status = 'active'
-     and w.compliance_only = (e.type = 'underReview')
-     and (cardinality(w.events) = 0 or e.type = any(w.events));
+    cross join lateral webhook_endpoints_matching(e.project_id, e.mode, e.type) w;
   if found then
     perform pg_notify('oms_webhook_deliveries', '');
   end if;

@@ -1,14 +1,31 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
 import type { Db } from '../../db/database.js';
 import { scopeOf } from '../../http/authenticate.js';
 import { runIdempotent } from '../../http/idempotency.js';
 import { errorResponses, idempotencyHeaders } from '../../http/route-docs.js';
 import { IdParam } from '../../http/schema-helpers.js';
-import { Webhook, WebhookCreate, WebhookCreated, WebhookDeleted, WebhookList, WebhookListQuery, WebhookPatch, WebhookSecret } from './webhooks.schemas.js';
+import {
+  DeliveryListQuery,
+  Webhook,
+  WebhookCreate,
+  WebhookCreated,
+  WebhookDeleted,
+  WebhookDelivery,
+  WebhookDeliveryList,
+  WebhookList,
+  WebhookListQuery,
+  WebhookPatch,
+  WebhookSecret,
+} from './webhooks.schemas.js';
 import type { WebhookCreatedView, WebhookSecretView } from './webhooks.schemas.js';
 import type { WebhooksService } from './webhooks.service.js';
 
 const WebhookIdParams = IdParam('webhookId', 'whk_01jd8x3mc6eskv4hzbmt9hdby7');
+const DeliveryParams = Type.Object({
+  webhookId: Type.String({ examples: ['whk_01jd8x3mc6eskv4hzbmt9hdby7'] }),
+  deliveryId: Type.String({ examples: ['0b7c8a52-4f7e-4d1e-9a39-2d1c1a3f9e10'] }),
+});
 const tags = ['Webhooks'];
 
 export function webhooksRoutes(db: Db, webhooks: WebhooksService): FastifyPluginAsyncTypebox {
@@ -122,6 +139,41 @@ export function webhooksRoutes(db: Db, webhooks: WebhooksService): FastifyPlugin
           reply,
           { required: true, status: 200, forReplay: ({ secret: _shownOnce, ...rest }) => rest },
           (executor) => webhooks.rotateSecret(executor, scopeOf(request), request.params.webhookId),
+        ),
+    );
+
+    app.get(
+      '/webhooks/:webhookId/deliveries',
+      {
+        schema: {
+          operationId: 'listWebhookDeliveries',
+          summary: "[ours] An endpoint's deliveries, newest first, each with its attempts",
+          description: 'Status codes, errors and latency of every attempt, and when the next one is due.',
+          tags,
+          params: WebhookIdParams,
+          querystring: DeliveryListQuery,
+          response: { 200: WebhookDeliveryList, ...errorResponses(400, 401, 404, 429) },
+        },
+      },
+      (request) => webhooks.deliveries(db, scopeOf(request), request.params.webhookId, request.query),
+    );
+
+    app.post(
+      '/webhooks/:webhookId/deliveries/:deliveryId/retry',
+      {
+        schema: {
+          operationId: 'retryWebhookDelivery',
+          summary: '[ours] Send a delivery again now',
+          description: 'Due at once on a fresh retry schedule, whatever its status; the receiver sees the same webhook-id.',
+          tags,
+          headers: idempotencyHeaders(true),
+          params: DeliveryParams,
+          response: { 200: WebhookDelivery, ...errorResponses(400, 401, 404, 409, 422, 429) },
+        },
+      },
+      (request, reply) =>
+        runIdempotent(db, scopeOf(request), request, reply, { required: true, status: 200 }, (executor) =>
+          webhooks.retryDelivery(executor, scopeOf(request), request.params.webhookId, request.params.deliveryId),
         ),
     );
   };

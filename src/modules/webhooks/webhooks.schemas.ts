@@ -56,6 +56,32 @@ export const WebhookSecret = Type.Object({
 
 export const WebhookDeleted = Type.Object({ id: Type.String(), object: Type.Literal('webhook'), deleted: Type.Literal(true) });
 
+export const WebhookDelivery = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    object: Type.Literal('webhookDelivery'),
+    webhookId: Type.String(),
+    eventId: Type.String(),
+    eventType: Type.String(),
+    status: Type.Unsafe<'pending' | 'delivered' | 'failed'>({ type: 'string', enum: ['pending', 'delivered', 'failed'] }),
+    nextAttemptAt: Type.Union([Timestamp, Type.Null()]),
+    deliveredAt: Type.Union([Timestamp, Type.Null()]),
+    createdAt: Timestamp,
+    attempts: Type.Array(
+      Type.Object({
+        attempt: Type.Integer({ minimum: 1 }),
+        startedAt: Timestamp,
+        statusCode: Type.Union([Type.Integer(), Type.Null()], { description: 'null when no answer came (timeout, refused connection).' }),
+        error: Type.Union([Type.String(), Type.Null()]),
+        latencyMs: Type.Integer({ minimum: 0 }),
+      }),
+    ),
+  },
+  { description: '[ours] One event sent to one endpoint, with every attempt.' },
+);
+export const WebhookDeliveryList = PageOf(WebhookDelivery);
+export const DeliveryListQuery = Type.Object({ ...PageQueryFields }, { additionalProperties: false });
+
 export const WebhookListQuery = Type.Object({ ...PageQueryFields }, { additionalProperties: false });
 export const WebhookList = PageOf(Webhook);
 
@@ -65,5 +91,7 @@ export type WebhookView = Static<typeof Webhook>;
 export type WebhookCreatedView = Static<typeof WebhookCreated>;
 export type WebhookSecretView = Static<typeof WebhookSecret>;
 export type WebhookListQueryParams = Static<typeof WebhookListQuery>;
+export type WebhookDeliveryView = Static<typeof WebhookDelivery>;
+export type DeliveryListQueryParams = Static<typeof DeliveryListQuery>;
 
 export const webhookComponents = [WebhookComponent.schema];

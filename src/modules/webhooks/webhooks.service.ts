@@ -2,7 +2,7 @@ import type { MasterKeyring } from '../../crypto/master-keys.js';
 import type { Db } from '../../db/database.js';
 import { inTransaction } from '../../db/transactions.js';
 import { notFound, validationError } from '../../domain/errors.js';
-import { assertId, newId } from '../../domain/ids.js';
+import { assertId, isUuid, newId } from '../../domain/ids.js';
 import type { Scope } from '../../domain/scope.js';
 import { COMPLIANCE_ONLY_EVENT_TYPES, type EventType } from '../../events/catalogue.js';
 import { parsePageQuery, toPage, type Page } from '../../http/pagination.js';
@@ -11,6 +11,8 @@ import { checkWebhookUrl, resolveTarget, UrlRefused, type GuardOptions, type Res
 import { newWebhookSecret } from '../../webhooks/signing.js';
 import { sealWebhookSecret } from '../../webhooks/webhook-secrets.js';
 import type {
+  DeliveryListQueryParams,
+  WebhookDeliveryView,
   WebhookCreateBody,
   WebhookCreatedView,
   WebhookListQueryParams,
@@ -18,6 +20,7 @@ import type {
   WebhookSecretView,
   WebhookView,
 } from './webhooks.schemas.js';
+import * as log from './deliveries-log.repo.js';
 import * as repo from './webhooks.repo.js';
 
 /** After a rotation, the previous secret keeps signing this long (issue 5: 24 h). */
@@ -37,6 +40,24 @@ export interface WebhooksService {
   update(db: Db, scope: Scope, id: string, patch: WithCheckedUrl<WebhookPatchBody>): Promise<WebhookView>;
   remove(db: Db, scope: Scope, id: string): Promise<{ id: string; object: 'webhook'; deleted: true }>;
   rotateSecret(db: Db, scope: Scope, id: string): Promise<WebhookSecretView>;
+  deliveries(db: Db, scope: Scope, id: string, query: DeliveryListQueryParams): Promise<Page<WebhookDeliveryView>>;
+  retryDelivery(db: Db, scope: Scope, id: string, deliveryId: string): Promise<WebhookDeliveryView>;
+}
+
+function toDeliveryView(row: log.DeliveryLogRow): WebhookDeliveryView {
+  return {
+    id: row.id,
+    object: 'webhookDelivery',
+    webhookId: row.endpoint_id,
+    eventId: row.event_id,
+    eventType: row.event_type,
+    status: row.status,
+    nextAttemptAt: row.next_attempt_at ? isoTimestamp(row.next_attempt_at) : null,
+    deliveredAt: row.delivered_at ? isoTimestamp(row.delivered_at) : null,
+    createdAt: isoTimestamp(row.created_at),
+    // Inside JSON, timestamps arrive as text without the API's millisecond form.
+    attempts: row.attempts.map((a) => ({ ...a, startedAt: isoTimestamp(new Date(a.startedAt)) })),
+  };
 }
 
 export function toWebhookView(row: repo.EndpointRow): WebhookView {
@@ -137,5 +158,17 @@ export function createWebhooksService({ keyring, resolver, guard }: { keyring: M
         await repo.rotateSecret(trx, scope, id, sealWebhookSecret(keyring, scope, id, secret), at, previousValidUntil);
         return { object: 'webhookSecret', webhookId: id, secret, previousSecretExpiresAt: isoTimestamp(previousValidUntil) };
       }),
+
+    async deliveries(db, scope, id, query) {
+      await endpointOrThrow(db, scope, id);
+      const page = parsePageQuery(query, 'uuid');
+      return toPage(await log.listDeliveries(db, scope, id, page), page, toDeliveryView);
+    },
+
+    async retryDelivery(db, scope, id, deliveryId) {
+      await endpointOrThrow(db, scope, id);
+      if (!isUuid(deliveryId) || !(await log.retryNow(db, scope, id, deliveryId))) throw notFound('delivery');
+      return toDeliveryView((await log.findDelivery(db, scope, id, deliveryId))!);
+    },
   };
 }
