@@ -25,6 +25,7 @@ import { createEndorsementControls } from './modules/customers/endorsement-contr
 import { operatorRoutes } from './modules/operator/operator.routes.js';
 import { createOperatorService } from './modules/operator/operator.service.js';
 import { createWalletOperations } from './modules/operator/wallet-operations.js';
+import { createWebhookOperations } from './modules/operator/webhook-operations.js';
 import { sandboxRoutes } from './modules/sandbox/sandbox.routes.js';
 import { systemRoutes } from './modules/system/system.routes.js';
 import { walletsRoutes } from './modules/wallets/wallets.routes.js';
@@ -116,7 +117,7 @@ export async function buildApp({ config, db, keyring, custody, resolver = system
   }, { prefix: '/v0.9' });
   // Without an admin token the operator API does not exist at all: 404, not 401 or 405.
   if (config.adminToken) {
-    await app.register(operatorRoutes(config.adminToken, createOperatorService({ db, keyring, assets, controls }), createWalletOperations({ db })), { prefix: '/admin/v1' });
+    await app.register(operatorRoutes(config.adminToken, createOperatorService({ db, keyring, assets, controls }), createWalletOperations({ db }), createWebhookOperations({ db })), { prefix: '/admin/v1' });
   }
 
   return app;

@@ -2,12 +2,9 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { purgeExpiredIdempotencyKeys } from './http/idempotency.js';
 import { createLogger, flushLogger } from './http/logging.js';
-import { localProviderFromConfig } from './compliance/local-provider-config.js';
 import { openCustody } from './custody/custody.js';
-import { readAssetCatalogue } from './domain/assets.js';
 import { createKeysService } from './modules/auth/keys.service.js';
-import { createEvaluationWorker } from './modules/customers/evaluation-worker.js';
-import { createDispatcherFromConfig } from './webhooks/dispatcher-config.js';
+import { startBackgroundWork } from './jobs/background-work.js';
 import { openRuntime } from './runtime.js';
 
 const PURGE_EVERY_MS = 10 * 60_000;
@@ -17,7 +14,6 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
   const { keyring, database } = await openRuntime(config, log, 'server');
-  const assets = readAssetCatalogue(config.assetsFile);
   const firstKey = await createKeysService(database.db, keyring, config.keyEnvironment).createFirstKeyIfEmpty();
 
   const app = await buildApp({
@@ -34,19 +30,7 @@ async function main(): Promise<void> {
     },
   });
   await app.listen({ port: config.port, host: config.host });
-  const worker = createEvaluationWorker({
-    db: database.db,
-    listenTo: database.pool.options,
-    keyring,
-    assets,
-    provider: localProviderFromConfig(config),
-    decision: config.kycDecision,
-    log,
-    pollMs: config.evaluationPollMs,
-  });
-  worker.start();
-  const dispatcher = createDispatcherFromConfig(config, database, keyring, log);
-  dispatcher.start();
+  const background = startBackgroundWork(config, database, keyring, log);
 
   if (firstKey) {
     // Printed, not logged: a secret must never reach a log line.
@@ -74,8 +58,7 @@ async function main(): Promise<void> {
     }, FORCE_EXIT_AFTER_MS).unref();
     clearInterval(purge);
     await app.close();
-    await worker.stop();
-    await dispatcher.stop();
+    await background.stop();
     await database.close();
     log.info('stopped');
     flushLogger(log);

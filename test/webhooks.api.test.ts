@@ -183,6 +183,19 @@ describe('POST /v0.9/webhooks', () => {
       expect(await endpointRows(otherUrl)).toBe(0);
     });
 
+    it('concurrent requests with one key create one endpoint, and show its secret once', async () => {
+      const key = randomBytes(8).toString('hex');
+      const body = { url: webhookUrl('concurrent') };
+      const answers = await Promise.all(Array.from({ length: 6 }, () => createWebhook(body, t.api, key)));
+      for (const res of answers) expect([201, 409], JSON.stringify(res.body)).toContain(res.status);
+      for (const res of answers.filter((r) => r.status === 409)) expect(res.body.error.code).toBe('idempotency_key_in_use');
+      const withSecret = answers.filter((r) => r.status === 201 && r.body.secret !== undefined);
+      expect(withSecret).toHaveLength(1);
+      shownSecrets.push(withSecret[0]!.body.secret);
+      for (const res of answers.filter((r) => r.status === 201)) expect(res.body.id).toBe(withSecret[0]!.body.id);
+      expect(await endpointRows(body.url)).toBe(1);
+    });
+
     it('is scoped to the project: another project’s same key creates its own endpoint', async () => {
       const other = await t.client('sandbox');
       const key = randomBytes(8).toString('hex');
@@ -932,7 +945,7 @@ describe('fan-out: every event creates one pending delivery per matching endpoin
     expect(await count(`select count(*) as n from events where data->'object'->>'id' = $1`, [customerId])).toBeGreaterThanOrEqual(2);
   });
 
-  it('a DELETE while a delivery attempt is being recorded still deletes the endpoint', async () => {
+  it('a DELETE while a delivery attempt is being recorded waits for it, then deletes the endpoint (no deadlock)', async () => {
     const endpoint = await newWebhook({ events: [] }, project);
     await newCustomer();
     await holdDeliveries([endpoint.id]);
@@ -940,10 +953,11 @@ describe('fan-out: every event creates one pending delivery per matching endpoin
     expect(delivery).toBeDefined();
 
     // Plays the dispatcher recording an attempt (src/webhooks/deliveries.repo.ts recordAttempt):
-    // in one transaction, first the delivery's row, then the endpoint's health.
+    // in one transaction, the endpoint (key share) first, then the delivery, then the endpoint's health.
     const dispatcher = await t.pool.connect();
     try {
       await dispatcher.query('begin');
+      await dispatcher.query(`select 1 from webhook_endpoints where id = $1 for key share`, [endpoint.id]);
       await dispatcher.query(`update webhook_deliveries set updated_at = now() where id = $1`, [delivery!.id]);
       const deleting = deleteWebhook(endpoint.id, project);
       // Wait until the DELETE is blocked by the row the dispatcher holds (if it ever is).
@@ -961,11 +975,8 @@ describe('fan-out: every event creates one pending delivery per matching endpoin
       await dispatcher.query((await health) === 'committable' ? 'commit' : 'rollback');
       const res = await deleting;
 
-      // BUG: the DELETE locks the endpoint row and then (by cascade) its deliveries, while the
-      // dispatcher's recordAttempt locks a delivery and then its endpoint: Postgres detects a
-      // deadlock (40P01), the DELETE is its victim and answers 500 internal_error, and the
-      // endpoint is not deleted. Seen in this file without any simulation, about one run in
-      // two, while the harness's dispatcher was delivering. Expected: 200, endpoint gone.
+      // Found by this file when recordAttempt locked the delivery first: a deadlock (40P01), and a 500.
+      expect(await health).toBe('committable');
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       expect(await count(`select count(*) as n from webhook_endpoints where id = $1`, [endpoint.id])).toBe(0);
       expect(await count(`select count(*) as n from webhook_deliveries where endpoint_id = $1`, [endpoint.id])).toBe(0);

@@ -44,12 +44,14 @@ class Receiver {
   }
 }
 
+const ADMIN_TOKEN = 'delivery-admin-token-5e2a9c71';
+
 let t: TestApp;
 let receiver: Receiver;
 let url: string;
 
 beforeAll(async () => {
-  t = await startTestApp({ OMS_WEBHOOK_ALLOW_HTTP_LOOPBACK: '1', OMS_WEBHOOK_POLL_MS: '20' });
+  t = await startTestApp({ OMS_WEBHOOK_ALLOW_HTTP_LOOPBACK: '1', OMS_WEBHOOK_POLL_MS: '20', OMS_ADMIN_TOKEN: ADMIN_TOKEN });
   receiver = new Receiver();
   url = await receiver.listen();
 });
@@ -220,5 +222,31 @@ describe('developer tools', () => {
     expect((await t.api.get('/v0.9/events?limit=100')).body.data.map((e: { id: string }) => e.id)).not.toContain(rows[0].id);
     expect((await t.api.get(`/v0.9/events/${rows[0].id}`)).status).toBe(404);
     expect((await t.api.post(`/v0.9/events/${rows[0].id}/resend`, undefined)).status).toBe(404);
+  });
+});
+
+describe('the compliance-only channel', () => {
+  it('brings underReview to compliance-only endpoints alone, which receive nothing else', async () => {
+    receiver.answer();
+    const ordinary = await register();
+    const compliance = await register(['customer.created']);
+    const asOperator = { authorization: `Bearer ${ADMIN_TOKEN}`, 'x-operator': 'carol@compliance.example' };
+    const set = await t.anonymous.post(`/admin/v1/webhooks/${compliance.id}/compliance-only`, { complianceOnly: true, reason: 'sanctions desk' }, { headers: asOperator });
+    expect(set.status, set.raw).toBe(200);
+    expect(set.body).toMatchObject({ complianceOnly: true, events: [] });
+    // An API key cannot set it: the field is not in the public PATCH.
+    expect((await t.api.patch(`/v0.9/webhooks/${ordinary.id}`, { complianceOnly: true })).status).toBe(400);
+
+    const { rows } = await t.pool.query(
+      `insert into events (project_id, mode, id, type, data, created_at) values ($1, 'sandbox', 'evt_01jd8x3mc6eskv4hzbmt9hdbz8', 'underReview', '{"object":{"id":"cst_x"}}', now()) returning id`,
+      [t.api.credentials.projectId],
+    );
+    expect((await t.api.post('/v0.9/customers', {})).status).toBe(201);
+    await until(() => deliveryRows(compliance.id), (r) => r[0]?.status === 'delivered');
+    await until(() => deliveryRows(ordinary.id), (r) => r.length > 0 && r.every((d) => d.status === 'delivered'));
+    expect((await deliveryRows(compliance.id)).map((d) => d.event_id)).toEqual([rows[0].id]);
+    expect((await deliveryRows(ordinary.id)).map((d) => d.event_id)).not.toContain(rows[0].id);
+    const audit = await t.pool.query(`select action, customer_id, detail from operator_audit where detail->>'webhookId' = $1`, [compliance.id]);
+    expect(audit.rows).toEqual([{ action: 'setWebhookComplianceOnly', customer_id: null, detail: { webhookId: compliance.id, complianceOnly: true } }]);
   });
 });

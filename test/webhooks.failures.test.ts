@@ -417,7 +417,7 @@ describe('two dispatchers on one database', () => {
     await t.close();
   });
 
-  function startSecond() {
+  function startSecond({ start = true } = {}) {
     let captured = '';
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
@@ -437,7 +437,7 @@ describe('two dispatchers on one database', () => {
       pollMs: 20,
       disableAfterMs: 72 * 3_600_000,
     });
-    dispatcher.start();
+    if (start) dispatcher.start();
     second = { dispatcher, db, log: () => captured };
     return second;
   }
@@ -475,7 +475,32 @@ describe('two dispatchers on one database', () => {
         .filter((entry) => entry.msg === 'webhook attempt' && entry.deliveryId !== undefined && deliveryIds.has(entry.deliveryId)).length;
     const byApp = attemptsIn(t.logs());
     const bySecond = attemptsIn(other.log());
-    console.log("SPLIT", byApp, bySecond);
     expect(byApp + bySecond).toBe(200);
+  });
+
+  it('splits a backlog of 200 due deliveries between two dispatchers draining at the same moment, each sent once', async () => {
+    const { receiver, url } = await newReceiver();
+    const endpoint = await register(url);
+    await t.dispatcher.stop();
+    try {
+      const created = await Promise.all(Array.from({ length: 200 }, () => t.api.post('/v0.9/customers', {})));
+      expect(created.map((r) => r.status)).toEqual(Array(200).fill(201));
+      expect((await deliveries(endpoint.id)).filter((d) => d.status === 'pending' && d.attempts === 0)).toHaveLength(200);
+
+      // Neither loop runs: both drain the same backlog at once, so every claim races the other.
+      const other = startSecond({ start: false });
+      const [byApp, bySecond] = await Promise.all([t.dispatcher.drain(), other.dispatcher.drain()]);
+      expect(byApp + bySecond).toBe(200);
+      expect(byApp).toBeGreaterThan(0);
+      expect(bySecond).toBeGreaterThan(0);
+
+      const rows = await deliveries(endpoint.id);
+      expect(rows.every((d) => d.status === 'delivered' && d.attempts === 1 && d.last_status_code === 200)).toBe(true);
+      const sent = receiver.received.map((r) => r.headers['webhook-id'] as string);
+      expect(sent).toHaveLength(200);
+      expect([...sent].sort()).toEqual(rows.map((d) => d.event_id).sort());
+    } finally {
+      t.dispatcher.start();
+    }
   });
 });

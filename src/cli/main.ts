@@ -10,6 +10,7 @@ import { createKeysService } from '../modules/auth/keys.service.js';
 import { rotateSigningKey } from '../modules/auth/signing-keys.js';
 import { addLedgerCommands } from './ledger-commands.js';
 import { addReviewCommands } from './review-commands.js';
+import { addWorkerCommand } from './worker-command.js';
 import { withRuntime } from './with-runtime.js';
 
 function parseMode(value: string): Mode {
@@ -101,6 +102,7 @@ masterKey
 
 addReviewCommands(program);
 addLedgerCommands(program);
+addWorkerCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`oms: ${(err as Error).message}\n`);

@@ -118,7 +118,8 @@ export interface OperatorAuditTable {
   id: string;
   operator: string;
   action: string;
-  customer_id: string;
+  /** Null for an action on something of no customer's (a webhook endpoint). */
+  customer_id: string | null;
   endorsement: string | null;
   reason: string | null;
   detail: ColumnType<Record<string, unknown>, string, string>;

@@ -96,7 +96,9 @@ export interface AttemptRecord {
 /**
  * Stores an attempt and what follows from it, in one transaction: the delivery's new state and
  * the endpoint's health. An endpoint failing for longer than `disableAfterMs` when one of its
- * deliveries runs out of attempts is disabled.
+ * deliveries runs out of attempts is disabled. The endpoint is locked first (key share: other
+ * attempts go on), as deleting it does before its deliveries, so the two never deadlock; an
+ * endpoint deleted meanwhile took the delivery with it, and there is nothing to record.
  */
 export async function recordAttempt(
   db: Db,
@@ -108,6 +110,8 @@ export async function recordAttempt(
   const { projectId, mode } = delivery.scope;
   const key = sql`project_id = ${projectId} and mode = ${mode}`;
   await db.transaction().execute(async (trx) => {
+    const endpoint = await sql`select 1 from webhook_endpoints where ${key} and id = ${delivery.endpointId} for key share`.execute(trx);
+    if (endpoint.rows.length === 0) return;
     await trx
       .insertInto('webhook_attempts')
       .values({

@@ -35,7 +35,7 @@ export async function reviewQueue(db: Db, status: EndorsementStatus, limit: numb
 export interface AuditEntry {
   operator: string;
   action: string;
-  customerId: string;
+  customerId: string | null;
   endorsement?: string | undefined;
   reason?: string | undefined;
   /** Codes, statuses and reasons; never PII. */

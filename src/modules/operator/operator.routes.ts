@@ -5,6 +5,8 @@ import { DomainError } from '../../domain/errors.js';
 import { errorResponses } from '../../http/route-docs.js';
 import { Customer } from '../customers/customers.schemas.js';
 import { Wallet } from '../wallets/wallets.schemas.js';
+import { Webhook } from '../webhooks/webhooks.schemas.js';
+import type { WebhookOperations } from './webhook-operations.js';
 import {
   ComplianceRecord,
   CustomerIdParams,
@@ -14,8 +16,10 @@ import {
   OperatorHeaders,
   ReviewQueue,
   ReviewQueueQuery,
+  ComplianceOnlyBody,
   WalletActionBody,
   WalletIdParams,
+  WebhookIdParams,
   WalletPostings,
   WalletPostingsQuery,
 } from './operator.schemas.js';
@@ -35,7 +39,12 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
  * /admin/v1: the operator's endpoints, behind `Authorization: Bearer <OMS_ADMIN_TOKEN>`
  * (app.ts registers them only when that token is configured). API keys never open them.
  */
-export function operatorRoutes(adminToken: string, operator: OperatorService, walletOperations: WalletOperations): FastifyPluginAsyncTypebox {
+export function operatorRoutes(
+  adminToken: string,
+  operator: OperatorService,
+  walletOperations: WalletOperations,
+  webhookOperations: WebhookOperations,
+): FastifyPluginAsyncTypebox {
   const expected = digest(adminToken);
   const authorize = async (request: FastifyRequest) => {
     const token = /^bearer +(.+)$/i.exec(request.headers.authorization ?? '')?.[1];
@@ -127,6 +136,23 @@ export function operatorRoutes(adminToken: string, operator: OperatorService, wa
         (request) => walletOperations.act(operatorOf(request), request.params.walletId, action, request.body.reason),
       );
     }
+
+    app.post(
+      '/webhooks/:webhookId/compliance-only',
+      {
+        schema: {
+          operationId: 'operatorSetWebhookComplianceOnly',
+          summary: 'Make an endpoint compliance-only, or ordinary again (audited)',
+          description: 'A compliance-only endpoint receives underReview and nothing else; ordinary endpoints never receive it. Its event filter is cleared.',
+          tags,
+          headers: OperatorHeaders,
+          params: WebhookIdParams,
+          body: ComplianceOnlyBody,
+          response: { 200: Webhook, ...errorResponses(400, 401, 404) },
+        },
+      },
+      (request) => webhookOperations.setComplianceOnly(operatorOf(request), request.params.webhookId, request.body.complianceOnly, request.body.reason),
+    );
 
     app.get(
       '/wallets/:walletId/postings',

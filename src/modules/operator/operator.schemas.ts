@@ -97,6 +97,9 @@ export const ComplianceRecord = Type.Object({
   ),
 });
 
+export const WebhookIdParams = Type.Object({ webhookId: Type.String({ examples: ['whk_01jd8x3mc6eskv4hzbmt9hdby7'] }) });
+export const ComplianceOnlyBody = Type.Object({ complianceOnly: Type.Boolean(), reason: Reason }, { additionalProperties: false });
+
 export const WalletIdParams = Type.Object({ walletId: Type.String({ examples: ['wlt_01jd8x3mc6eskv4hzbmt9hdby7'] }) });
 export const WalletActionBody = Type.Object({ reason: Reason }, { additionalProperties: false });
 

@@ -49,6 +49,12 @@ async function insertSecret(trx: Transaction<Database>, scope: Scope, endpointId
     .execute();
 }
 
+/** The project and mode of an endpoint, for operators, who name it by id alone. */
+export async function findEndpointScope(db: Db, id: string): Promise<Scope | undefined> {
+  const row = await db.selectFrom('webhook_endpoints').select(['project_id', 'mode']).where('id', '=', id).executeTakeFirst();
+  return row ? { projectId: row.project_id, mode: row.mode } : undefined;
+}
+
 export async function findEndpoint(db: Db, scope: Scope, id: string, options: { forUpdate?: boolean } = {}): Promise<EndpointRow | undefined> {
   const query = db.selectFrom('webhook_endpoints').select(ENDPOINT_COLUMNS).where('project_id', '=', scope.projectId).where('mode', '=', scope.mode).where('id', '=', id);
   return (options.forUpdate ? query.forUpdate() : query).executeTakeFirst();
@@ -65,7 +71,7 @@ export async function updateEndpoint(
   trx: Transaction<Database>,
   scope: Scope,
   id: string,
-  changes: Partial<Pick<WebhookEndpointsTable, 'url' | 'events' | 'enabled' | 'status' | 'disabled_reason' | 'failing_since'>>,
+  changes: Partial<Pick<WebhookEndpointsTable, 'url' | 'events' | 'enabled' | 'status' | 'disabled_reason' | 'failing_since' | 'compliance_only'>>,
   at: Date,
 ): Promise<EndpointRow> {
   return trx
