@@ -250,3 +250,28 @@ describe('the compliance-only channel', () => {
     expect(audit.rows).toEqual([{ action: 'setWebhookComplianceOnly', customer_id: null, detail: { webhookId: compliance.id, complianceOnly: true } }]);
   });
 });
+
+describe('a receiver that hangs', () => {
+  it('holds one send, not the dispatcher: a later event to another endpoint goes out at once', async () => {
+    const held: http.ServerResponse[] = [];
+    const hanging = http.createServer((_req, res) => held.push(res));
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    try {
+      const slow = await t.api.post('/v0.9/webhooks', { url: `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/hook`, events: ['customer.created'] });
+      expect(slow.status).toBe(201);
+      expect((await t.api.post('/v0.9/customers', {})).status).toBe(201);
+      await until(() => held.length, (n) => n === 1);
+      // The slow send is in flight (for up to 10 s); a new event must not wait for it.
+      receiver.answer();
+      const fast = await register(['customer.created']);
+      const began = Date.now();
+      expect((await t.api.post('/v0.9/customers', {})).status).toBe(201);
+      await until(() => deliveryRows(fast.id), (rows) => rows[0]?.status === 'delivered', 3_000);
+      expect(Date.now() - began).toBeLessThan(3_000);
+      expect((await deliveryRows(slow.body.id))[0]).toMatchObject({ status: 'pending', attempts: 1 });
+    } finally {
+      for (const res of held) res.destroy();
+      await new Promise((resolve) => hanging.close(resolve));
+    }
+  });
+});

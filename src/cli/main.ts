@@ -11,6 +11,7 @@ import { rotateSigningKey } from '../modules/auth/signing-keys.js';
 import { addLedgerCommands } from './ledger-commands.js';
 import { addReviewCommands } from './review-commands.js';
 import { addWorkerCommand } from './worker-command.js';
+import { addListenCommand } from './listen-command.js';
 import { withRuntime } from './with-runtime.js';
 
 function parseMode(value: string): Mode {
@@ -103,6 +104,7 @@ masterKey
 addReviewCommands(program);
 addLedgerCommands(program);
 addWorkerCommand(program);
+addListenCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`oms: ${(err as Error).message}\n`);

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import type { Mode } from '../db/schema.js';
 import type { Scope } from '../domain/scope.js';
+import type { StoredEvent } from './delivery-message.js';
 
 /** SQL of webhook delivery: claiming due deliveries across projects, and recording each attempt. */
 
@@ -16,7 +17,7 @@ export interface ClaimedDelivery {
   /** Its number in the current retry schedule (a manual retry or resend starts a new one). */
   scheduled: number;
   url: string;
-  event: { id: string; type: string; data: string; createdAt: Date };
+  event: StoredEvent;
   /** The endpoint's valid secrets, sealed; more than one during a rotation. */
   secrets: { sealed: Buffer; masterKeyId: string }[];
 }

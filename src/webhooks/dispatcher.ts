@@ -6,8 +6,8 @@ import { createNotifiedLoop } from '../jobs/notified-loop.js';
 import { resolveTarget, UrlRefused, type GuardOptions, type Resolver } from '../net/ssrf-guard.js';
 import { claimDueDeliveries, DELIVERY_CHANNEL, recordAttempt, type AttemptOutcome, type ClaimedDelivery } from './deliveries.repo.js';
 import { sendDelivery, type SendResult } from './http-sender.js';
+import { deliveryMessage } from './delivery-message.js';
 import { retryDelayMs } from './retry-schedule.js';
-import { signatureHeader } from './signing.js';
 import { openWebhookSecret } from './webhook-secrets.js';
 
 export interface DispatcherDeps {
@@ -23,13 +23,15 @@ export interface DispatcherDeps {
 }
 
 export interface Dispatcher {
-  /** Delivers every due delivery, then returns how many attempts it made. */
+  /** Attempts every due delivery and waits for the attempts to finish; returns how many it made. */
   drain(): Promise<number>;
   start(): void;
   stop(): Promise<void>;
 }
 
 const BATCH = 32;
+/** Sends in flight at once: a receiver that hangs holds one slot for 10 s, not the dispatcher. */
+const MAX_IN_FLIGHT = 128;
 /** Longer than an attempt can take (10 s timeout); past it another dispatcher may retry the delivery. */
 const LEASE_SECONDS = 60;
 /** Spec 6.2 bounds what is sent; a larger event is recorded as failed, never truncated. */
@@ -54,8 +56,8 @@ export function createDispatcher({ db, listenTo, keyring, resolver, guard, log, 
   }
 
   async function send(delivery: ClaimedDelivery): Promise<SendResult> {
-    const { event } = delivery;
-    const body = `{"id":${JSON.stringify(event.id)},"object":"event","type":${JSON.stringify(event.type)},"createdAt":${JSON.stringify(event.createdAt.toISOString())},"data":${event.data}}`;
+    const secrets = delivery.secrets.map((sealed) => openWebhookSecret(keyring, delivery.scope, delivery.endpointId, sealed));
+    const { body, headers } = deliveryMessage(delivery.event, secrets);
     if (Buffer.byteLength(body) > MAX_PAYLOAD_BYTES) return { error: `payload over ${MAX_PAYLOAD_BYTES} bytes`, latencyMs: 0 };
     const url = new URL(delivery.url);
     let target: { address: string; family: 4 | 6 };
@@ -65,9 +67,6 @@ export function createDispatcher({ db, listenTo, keyring, resolver, guard, log, 
       if (err instanceof UrlRefused) return { error: `refused at delivery: ${err.reason}`, latencyMs: 0 };
       return { error: `could not resolve ${url.hostname}: ${(err as Error).message}`, latencyMs: 0 };
     }
-    const timestamp = Math.floor(Date.now() / 1000);
-    const secrets = delivery.secrets.map((sealed) => openWebhookSecret(keyring, delivery.scope, delivery.endpointId, sealed));
-    const headers = { 'webhook-id': event.id, 'webhook-timestamp': String(timestamp), 'webhook-signature': signatureHeader(secrets, event.id, timestamp, body) };
     return sendDelivery(url, target, headers, body);
   }
 
@@ -78,20 +77,44 @@ export function createDispatcher({ db, listenTo, keyring, resolver, guard, log, 
     return delay === undefined ? { kind: 'failed' } : { kind: 'retry', at: new Date(Date.now() + delay) };
   }
 
-  async function drain(): Promise<number> {
-    let attempts = 0;
+  const inFlight = new Set<Promise<void>>();
+
+  function track(delivery: ClaimedDelivery): void {
+    const sending: Promise<void> = attempt(delivery)
+      .catch((err: unknown) => log.error({ err, deliveryId: delivery.id }, 'webhook attempt could not be recorded; its lease will expire'))
+      .finally(() => inFlight.delete(sending));
+    inFlight.add(sending);
+  }
+
+  /** Claims due deliveries while slots are free and starts them; returns once nothing is due, sends still running. */
+  async function pump(): Promise<number> {
+    let started = 0;
     for (;;) {
-      const claimed = await claimDueDeliveries(db, BATCH, LEASE_SECONDS);
-      if (claimed.length === 0) return attempts;
-      await Promise.all(
-        claimed.map((delivery) =>
-          attempt(delivery).catch((err: unknown) => log.error({ err, deliveryId: delivery.id }, 'webhook attempt could not be recorded; its lease will expire')),
-        ),
-      );
-      attempts += claimed.length;
+      const free = MAX_IN_FLIGHT - inFlight.size;
+      if (free === 0) {
+        await Promise.race(inFlight);
+        continue;
+      }
+      const claimed = await claimDueDeliveries(db, Math.min(BATCH, free), LEASE_SECONDS);
+      if (claimed.length === 0) return started;
+      for (const delivery of claimed) track(delivery);
+      started += claimed.length;
     }
   }
 
-  const loop = createNotifiedLoop({ name: 'webhook-dispatcher', listenTo, channel: DELIVERY_CHANNEL, pollMs, log, drain });
-  return { drain, start: loop.start, stop: loop.stop };
+  async function drain(): Promise<number> {
+    const started = await pump();
+    await Promise.all(inFlight);
+    return started;
+  }
+
+  const loop = createNotifiedLoop({ name: 'webhook-dispatcher', listenTo, channel: DELIVERY_CHANNEL, pollMs, log, drain: pump });
+  return {
+    drain,
+    start: loop.start,
+    async stop() {
+      await loop.stop();
+      await Promise.all(inFlight);
+    },
+  };
 }
