@@ -4,45 +4,13 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PII_VALUES, fullCustomer } from './support/fixtures.js';
 import { startTestApp, type TestApp } from './support/harness.js';
+import { Receiver, until, verified } from './support/webhook-receiver.js';
 
 /**
  * Webhook delivery (spec 6.2) end to end: a change commits, its event fans out, the dispatcher
  * signs and POSTs it to a real local receiver, and the `standardwebhooks` package (not our
  * code) verifies every delivery. The server runs with OMS_WEBHOOK_ALLOW_HTTP_LOOPBACK=1.
  */
-
-interface Received {
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** A receiver whose answers a test scripts: the next status codes in order, then 200. */
-class Receiver {
-  readonly received: Received[] = [];
-  private script: { status: number; headers?: Record<string, string> }[] = [];
-  private server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    req.on('end', () => {
-      this.received.push({ headers: req.headers, body });
-      const next = this.script.shift() ?? { status: 200 };
-      res.writeHead(next.status, next.headers).end('ok');
-    });
-  });
-
-  answer(...statuses: (number | { status: number; headers?: Record<string, string> })[]) {
-    this.script = statuses.map((s) => (typeof s === 'number' ? { status: s } : s));
-  }
-
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 const ADMIN_TOKEN = 'delivery-admin-token-5e2a9c71';
 
@@ -64,15 +32,6 @@ afterAll(async () => {
   await receiver.close();
 });
 
-async function until<T>(probe: () => T | Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out; last value: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 async function register(events?: string[]) {
   const res = await t.api.post('/v0.9/webhooks', { url, ...(events ? { events } : {}) });
@@ -95,18 +54,14 @@ describe('signed deliveries', () => {
       () => receiver.received.slice(before),
       (r) => r.length >= 1,
     );
-    const verified = new Webhook(endpoint.secret.slice('whsec_'.length)).verify(delivery!.body, {
-      'webhook-id': delivery!.headers['webhook-id'] as string,
-      'webhook-timestamp': delivery!.headers['webhook-timestamp'] as string,
-      'webhook-signature': delivery!.headers['webhook-signature'] as string,
-    }) as any;
-    expect(verified).toMatchObject({ object: 'event', type: 'customer.created', data: { object: { id: created.body.id, object: 'customer' } } });
-    expect(verified.id).toMatch(/^evt_/);
-    expect(delivery!.headers['webhook-id']).toBe(verified.id);
+    const event = verified(delivery!, endpoint.secret);
+    expect(event).toMatchObject({ object: 'event', type: 'customer.created', data: { object: { id: created.body.id, object: 'customer' } } });
+    expect(event.id).toMatch(/^evt_/);
+    expect(delivery!.headers['webhook-id']).toBe(event.id);
     expect(delivery!.headers['content-type']).toBe('application/json');
     for (const value of PII_VALUES) expect(delivery!.body).not.toContain(value);
     await until(() => deliveryRows(endpoint.id), (rows) => rows[0]?.status === 'delivered');
-    expect(await deliveryRows(endpoint.id)).toEqual([{ event_id: verified.id, status: 'delivered', attempts: 1, last_status_code: 200 }]);
+    expect(await deliveryRows(endpoint.id)).toEqual([{ event_id: event.id, status: 'delivered', attempts: 1, last_status_code: 200 }]);
   });
 
   it('rejects every single-byte change of body, id or timestamp', async () => {

@@ -46,6 +46,8 @@ export function addListenCommand(program: Command): void {
         const seen = new Map<string, number>();
         let since = new Date();
         let stopped = false;
+        // Events already there at start are history, not new: the first round only notes them.
+        let first = true;
         process.once('SIGINT', () => (stopped = true));
         process.once('SIGTERM', () => (stopped = true));
         while (!stopped) {
@@ -57,8 +59,9 @@ export function addListenCommand(program: Command): void {
           for (const event of rows) {
             if (seen.has(event.id) || (options.events && !options.events.includes(event.type))) continue;
             seen.set(event.id, event.createdAt.getTime());
-            process.stdout.write(`${await forward(options.forwardTo, secret, event)}\n`);
+            if (!first) process.stdout.write(`${await forward(options.forwardTo, secret, event)}\n`);
           }
+          first = false;
           since = new Date();
           for (const [id, at] of seen) if (at < since.getTime() - 2 * LATE_COMMIT_WINDOW_MS) seen.delete(id);
           await new Promise((resolve) => setTimeout(resolve, POLL_MS));
