@@ -38,6 +38,8 @@ const ConfigSchema = Type.Object({
   assetsFile: Type.Optional(Type.String({ minLength: 1 })),
   /** How often an idle evaluation worker looks for due jobs. */
   evaluationPollMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 250 }),
+  /** Whether the server also runs the background work (deliveries, evaluations); off when `oms worker` processes do it. */
+  backgroundWork: Type.Boolean({ default: true }),
   /** How often an idle webhook dispatcher looks for due deliveries (retries come due without a notification). */
   webhookPollMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 250 }),
   /** An endpoint whose deliveries have all failed for this long is disabled when one runs out of attempts. */
@@ -68,6 +70,7 @@ const ENV_NAMES: Record<keyof Config, string> = {
   kycIpCountryFile: 'OMS_KYC_IP_COUNTRY_FILE',
   evaluationPollMs: 'OMS_EVALUATION_POLL_MS',
   webhookPollMs: 'OMS_WEBHOOK_POLL_MS',
+  backgroundWork: 'OMS_BACKGROUND_WORK',
   webhookDisableAfterHours: 'OMS_WEBHOOK_DISABLE_AFTER_HOURS',
   assetsFile: 'OMS_ASSETS_FILE',
 };
@@ -80,8 +83,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const value = env[name];
     if (value !== undefined && value !== '') raw[key] = value;
   }
-  if (raw.webhookAllowHttpLoopback !== undefined) {
-    raw.webhookAllowHttpLoopback = raw.webhookAllowHttpLoopback === '1' || raw.webhookAllowHttpLoopback === 'true';
+  for (const flag of ['webhookAllowHttpLoopback', 'backgroundWork'] as const) {
+    if (raw[flag] !== undefined) raw[flag] = raw[flag] === '1' || raw[flag] === 'true';
   }
   const withDefaults = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw));
   if (!Value.Check(ConfigSchema, withDefaults)) {

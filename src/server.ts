@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     },
   });
   await app.listen({ port: config.port, host: config.host });
-  const background = startBackgroundWork(config, database, keyring, log);
+  const background = config.backgroundWork ? startBackgroundWork(config, database, keyring, log) : undefined;
 
   if (firstKey) {
     // Printed, not logged: a secret must never reach a log line.
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     }, FORCE_EXIT_AFTER_MS).unref();
     clearInterval(purge);
     await app.close();
-    await background.stop();
+    await background?.stop();
     await database.close();
     log.info('stopped');
     flushLogger(log);

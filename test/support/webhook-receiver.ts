@@ -14,6 +14,8 @@ export interface Received {
 export class Receiver {
   readonly received: Received[] = [];
   private script: { status: number; headers?: Record<string, string> }[] = [];
+  /** Set by listen(). */
+  url = '';
   private server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
@@ -31,7 +33,8 @@ export class Receiver {
   /** Listens on 127.0.0.1 and returns the URL to register. */
   async listen(): Promise<string> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
+    return this.url;
   }
 
   close(): Promise<void> {
