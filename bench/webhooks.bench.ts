@@ -67,19 +67,19 @@ async function createCustomers(api: Api, count: number): Promise<string[]> {
   return ids;
 }
 
-/** Customers at a steady rate, in 20 ms ticks, for `seconds`. */
-async function createAtRate(api: Api, perSecond: number, seconds: number): Promise<void> {
+/** Customers at a steady rate, in 20 ms ticks, for `seconds`; returns how many were created. */
+async function createAtRate(api: Api, perSecond: number, seconds: number): Promise<number> {
   const tick = 20;
   const perTick = (perSecond * tick) / 1000;
   const end = Date.now() + seconds * 1000;
-  const pending: Promise<unknown>[] = [];
+  const pending: Promise<{ status: number }>[] = [];
   let owed = 0;
   while (Date.now() < end) {
     owed += perTick;
     for (; owed >= 1; owed--) pending.push(call(api, 'POST', '/v0.9/customers', {}));
     await sleep(tick);
   }
-  await Promise.all(pending);
+  return (await Promise.all(pending)).filter((res) => res.status === 201).length;
 }
 
 function startWorkers(dataDir: string, count: number) {
@@ -157,20 +157,23 @@ async function main(): Promise<void> {
   }
 
   const latencies: number[][] = [];
+  /** What the API sustained of the asked rate: each customer is one event and one delivery. */
+  const offered: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const running = startWorkers(dataDir, 1);
     await sleep(3_000);
     const from = receiver.received.length;
-    await createAtRate(api, STEADY_RATE, STEADY_SECONDS);
-    const expected = STEADY_RATE * STEADY_SECONDS;
-    await waitFor(() => receiver.received.length >= from + expected * 0.99, 60_000, 'steady deliveries');
-    await sleep(1_000);
+    const created = await createAtRate(api, STEADY_RATE, STEADY_SECONDS);
+    await waitFor(() => receiver.received.length >= from + created, 60_000, `${created} steady deliveries (${receiver.received.length - from} so far)`);
+    offered.push(created / STEADY_SECONDS);
     latencies.push(receiver.received.slice(from).map((r) => r.at - Date.parse((JSON.parse(r.body) as { createdAt: string }).createdAt)));
     await stopWorkers(running);
   }
   const p50s = latencies.map((l) => percentile(l, 0.5));
   const p99s = latencies.map((l) => percentile(l, 0.99));
-  console.log(`\ncommit to delivery at ${STEADY_RATE} events/s for ${STEADY_SECONDS} s, one worker:`);
+  console.log(
+    `\ncommit to delivery, one worker, events asked at ${STEADY_RATE}/s for ${STEADY_SECONDS} s (the API sustained ${median(offered).toFixed(0)}/s [${offered.map((o) => o.toFixed(0)).join(', ')}]):`,
+  );
   console.log(`  p50 ${median(p50s)} ms [${p50s.join(', ')}]  p99 ${median(p99s)} ms [${p99s.join(', ')}]  target p99 < ${TARGETS.p99Ms} ms ${verdict(median(p99s) < TARGETS.p99Ms)}`);
   if (median(p99s) >= TARGETS.p99Ms) misses.push('commit-to-delivery p99');
   await sigterm(server, 30_000);

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { childEnv, cleanUp, firstKey, sigterm, spawnCli, spawnServer, tempRoot, tokenResponse, waitReady, type ServerProcess } from './support/processes.js';
+import { callApi as call, childEnv, cleanUp, firstKey, sigterm, spawnCli, spawnServer, tempRoot, tokenResponse, waitReady, type ServerProcess } from './support/processes.js';
 
 /**
  * Issue 4: a deposit that was answered is durable, and one that was cut off by a crash can be
@@ -20,15 +20,6 @@ function startServer(dataDir: string): Promise<ServerProcess> {
   return spawnServer(dataDir, { OMS_LOG_LEVEL: 'warn', OMS_RATE_LIMIT_PER_SECOND: '1000000', OMS_RATE_LIMIT_BURST: '1000000' });
 }
 
-async function call(port: number, bearer: string, method: string, url: string, body?: unknown, key?: string) {
-  const res = await fetch(`http://127.0.0.1:${port}${url}`, {
-    method,
-    headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  return { status: res.status, retryAfter: Number(res.headers.get('retry-after') ?? '1'), body: (await res.json()) as Record<string, any> };
-}
 
 describe('sandbox deposits across a crash', () => {
   it('kill -9 mid-way through 500 keyed deposits; retrying all 500 with their keys leaves exactly 500', async () => {

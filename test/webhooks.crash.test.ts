@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cleanUp, firstKey, sigterm, spawnServer, tempRoot, tokenResponse, waitReady, type ServerProcess } from './support/processes.js';
+import { callApi as call, cleanUp, firstKey, sigterm, spawnServer, tempRoot, tokenResponse, waitReady, type ServerProcess } from './support/processes.js';
 import { Receiver, until, verified } from './support/webhook-receiver.js';
 
 /**
@@ -34,15 +34,6 @@ function startServer(dataDir: string): Promise<ServerProcess> {
   });
 }
 
-async function call(port: number, bearer: string, method: string, target: string, body?: unknown, key?: string) {
-  const res = await fetch(`http://127.0.0.1:${port}${target}`, {
-    method,
-    headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  return { status: res.status, retryAfter: Number(res.headers.get('retry-after') ?? '1'), body: (await res.json()) as Record<string, any> };
-}
 
 describe('webhooks across crashes', () => {
   it('kill -9 three times during 500 changes: every committed change is delivered, none that did not commit', async () => {

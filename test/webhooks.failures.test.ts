@@ -9,6 +9,7 @@ import { createLogger } from '../src/http/logging.js';
 import type { GuardOptions, Resolver } from '../src/net/ssrf-guard.js';
 import { createDispatcher, type Dispatcher } from '../src/webhooks/dispatcher.js';
 import { startTestApp, testResolver, type TestApp } from './support/harness.js';
+import { until } from './support/webhook-receiver.js';
 
 /**
  * Webhook delivery when things go wrong (spec 6.2), end to end against real PostgreSQL and real
@@ -68,15 +69,6 @@ afterEach(async () => {
   await Promise.all(receivers.splice(0).map((r) => r.close()));
 });
 
-async function until<T>(probe: () => T | Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out; last value: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -174,6 +174,17 @@ export async function tokenResponse(port: number, creds: { apiKey: string; apiSe
   return { status: res.status, accessToken: body.accessToken };
 }
 
+/** One API request to a spawned server, with an Idempotency-Key when given. */
+export async function callApi(port: number, bearer: string, method: string, url: string, body?: unknown, key?: string) {
+  const res = await fetch(`http://127.0.0.1:${port}${url}`, {
+    method,
+    headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  return { status: res.status, retryAfter: Number(res.headers.get('retry-after') ?? '1'), body: (await res.json()) as Record<string, any> };
+}
+
 /** SIGTERM, then the exit, or signal 'timeout' if there is none within timeoutMs. */
 export async function sigterm(server: ServerProcess, timeoutMs: number): Promise<Exit | { code: null; signal: 'timeout' }> {
   server.child.kill('SIGTERM');
