@@ -142,7 +142,8 @@ describe('developer tools', () => {
     receiver.answer(503);
     const before = receiver.received.length;
     expect((await t.api.post('/v0.9/customers', {})).status).toBe(201);
-    await until(() => deliveryRows(endpoint.id), (rows) => rows[0]?.attempts === 1);
+    // Recorded, not merely claimed: a claim counts the attempt before it is sent.
+    await until(() => deliveryRows(endpoint.id), (rows) => rows[0]?.last_status_code === 503);
 
     const log = await t.api.get(`/v0.9/webhooks/${endpoint.id}/deliveries`);
     expect(log.status, log.raw).toBe(200);
