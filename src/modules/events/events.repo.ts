@@ -3,6 +3,7 @@ import type { Db } from '../../db/database.js';
 import type { Scope } from '../../domain/scope.js';
 import { COMPLIANCE_ONLY_EVENT_TYPES } from '../../events/catalogue.js';
 import { keyset, type PageRequest } from '../../http/pagination.js';
+import { DELIVERY_CHANNEL } from '../../webhooks/deliveries.repo.js';
 
 /** SQL for reading the outbox as the project's event log; compliance-only events are never in it. */
 
@@ -47,6 +48,6 @@ export async function resend(db: Db, scope: Scope, event: Pick<EventRow, 'id' | 
       on conflict (project_id, mode, endpoint_id, event_id) do update
          set status = 'pending', next_attempt_at = now(), retries_base = webhook_deliveries.attempts, locked_until = null, updated_at = now()
       returning 1)
-    select count(*)::text as n, pg_notify('oms_webhook_deliveries', '') from queued`.execute(db);
+    select count(*)::text as n, pg_notify(${DELIVERY_CHANNEL}, '') from queued`.execute(db);
   return Number(rows[0]!.n);
 }

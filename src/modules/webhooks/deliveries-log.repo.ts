@@ -3,6 +3,7 @@ import type { Db } from '../../db/database.js';
 import type { WebhookDeliveriesTable } from '../../db/schema.js';
 import type { Scope } from '../../domain/scope.js';
 import { keyset, type PageRequest } from '../../http/pagination.js';
+import { DELIVERY_CHANNEL } from '../../webhooks/deliveries.repo.js';
 
 /** SQL of the delivery log a developer reads (GET …/deliveries) and of asking for another try. */
 
@@ -51,6 +52,6 @@ export async function retryNow(db: Db, scope: Scope, endpointId: string, id: str
          set status = 'pending', next_attempt_at = now(), retries_base = attempts, locked_until = null, updated_at = now()
        where project_id = ${scope.projectId} and mode = ${scope.mode} and endpoint_id = ${endpointId} and id = ${id}
       returning id)
-    select id, pg_notify('oms_webhook_deliveries', '') from retried`.execute(db);
+    select id, pg_notify(${DELIVERY_CHANNEL}, '') from retried`.execute(db);
   return rows.length === 1;
 }
