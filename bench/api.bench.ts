@@ -10,6 +10,7 @@ import type { Result } from 'autocannon';
 import { freePort } from '../src/net/free-port.js';
 import { childEnv } from '../test/support/processes.js';
 import type { LoadJob } from './load-worker.js';
+import { runBench } from './run-bench.js';
 
 /**
  * `npm run bench`: the real server against a floor server (bench/floor-server.ts) on the same
@@ -388,12 +389,4 @@ async function main(): Promise<void> {
   console.log(`\n${misses.length === 0 ? 'all targets met' : `targets missed: ${misses.join(', ')}`}; bench took ${((performance.now() - began) / 1000).toFixed(0)} s`);
 }
 
-process.on('SIGINT', () => void cleanUp().then(() => process.exit(130)));
-try {
-  await main();
-} catch (err) {
-  console.error(`bench failed: ${(err as Error).stack ?? String(err)}`);
-  process.exitCode = 1;
-} finally {
-  await cleanUp();
-}
+await runBench(main, cleanUp);

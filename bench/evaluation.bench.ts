@@ -6,6 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { childEnv, cleanUp, firstKey, ROOT, sigterm, spawnServer, tempRoot, tokenResponse, waitReady } from '../test/support/processes.js';
+import { runBench } from './run-bench.js';
 
 /**
  * `npm run bench:evaluation`: live-mode evaluation latency, from a customer's write to its
@@ -98,11 +99,4 @@ async function main(): Promise<void> {
   console.log(`ratio to the POST: median ${(percentile(latencies, 50) / percentile(postMs, 50)).toFixed(2)}×, p99 ${(percentile(latencies, 99) / percentile(postMs, 99)).toFixed(2)}×`);
 }
 
-try {
-  await main();
-} catch (err) {
-  console.error(`bench failed: ${(err as Error).stack ?? String(err)}`);
-  process.exitCode = 1;
-} finally {
-  await cleanUp();
-}
+await runBench(main, cleanUp);

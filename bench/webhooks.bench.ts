@@ -9,6 +9,7 @@ import type { Result } from 'autocannon';
 import { childEnv, cleanUp, firstKey, ROOT, sigterm, spawnServer, tokenResponse, trackChild, waitReady, type ServerProcess } from '../test/support/processes.js';
 import { Receiver } from '../test/support/webhook-receiver.js';
 import type { LoadJob } from './load-worker.js';
+import { runBench } from './run-bench.js';
 
 /**
  * `npm run bench:webhooks` (issue 5): deliveries per second to a receiver that answers 200 at
@@ -222,11 +223,4 @@ async function main(): Promise<void> {
   await fs.rm(tmp, { recursive: true, force: true });
 }
 
-try {
-  await main();
-} catch (err) {
-  console.error(`bench failed: ${(err as Error).stack ?? String(err)}`);
-  process.exitCode = 1;
-} finally {
-  await cleanUp();
-}
+await runBench(main, cleanUp);

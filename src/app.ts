@@ -26,6 +26,7 @@ import { operatorRoutes } from './modules/operator/operator.routes.js';
 import { createOperatorService } from './modules/operator/operator.service.js';
 import { createWalletOperations } from './modules/operator/wallet-operations.js';
 import { createWebhookOperations } from './modules/operator/webhook-operations.js';
+import { createTransactionOperations } from './modules/operator/transaction-operations.js';
 import { sandboxRoutes } from './modules/sandbox/sandbox.routes.js';
 import { systemRoutes } from './modules/system/system.routes.js';
 import { walletsRoutes } from './modules/wallets/wallets.routes.js';
@@ -37,6 +38,13 @@ import { webhooksRoutes } from './modules/webhooks/webhooks.routes.js';
 import { webhookComponents } from './modules/webhooks/webhooks.schemas.js';
 import { createWebhooksService } from './modules/webhooks/webhooks.service.js';
 import { systemResolver, type Resolver } from './net/ssrf-guard.js';
+import { quotesRoutes } from './modules/quotes/quotes.routes.js';
+import { quoteComponents } from './modules/quotes/quotes.schemas.js';
+import { createQuotesService } from './modules/quotes/quotes.service.js';
+import { transactionsRoutes } from './modules/transactions/transactions.routes.js';
+import { transactionComponents } from './modules/transactions/transactions.schemas.js';
+import { createTransactionsService } from './modules/transactions/transactions.service.js';
+import { readPricingTable } from './pricing/pricing-table.js';
 
 export interface AppDeps {
   config: Config;
@@ -66,7 +74,7 @@ export async function buildApp({ config, db, keyring, custody, resolver = system
       sendError(request, reply, err.code === 'FST_ERR_MAX_PARAM_LENGTH' || err.code === 'FST_ERR_BAD_URL' ? new DomainError('not_found', 'not found') : err),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const components = [ErrorResponse, ...customerComponents, ...walletComponents, ...webhookComponents];
+  const components = [ErrorResponse, ...customerComponents, ...walletComponents, ...quoteComponents, ...transactionComponents, ...webhookComponents];
   app.setValidatorCompiler(createValidatorCompiler(components));
   // JSON in, JSON out: any other body is 415, including the text/plain Fastify accepts by default.
   app.removeContentTypeParser('text/plain');
@@ -111,13 +119,17 @@ export async function buildApp({ config, db, keyring, custody, resolver = system
     api.addHook('onRequest', authenticate(tokens, limits));
     await api.register(customersRoutes(db, createCustomersService({ keyring, assets })));
     await api.register(walletsRoutes(db, wallets));
+    await api.register(quotesRoutes(db, createQuotesService({ assets, pricing: readPricingTable(config.pricingFile), ttlSeconds: config.quoteTtlSeconds })));
+    await api.register(transactionsRoutes(db, createTransactionsService()));
     await api.register(sandboxRoutes(db, controls, wallets));
     await api.register(eventsRoutes(db, createEventsService()));
     await api.register(webhooksRoutes(db, createWebhooksService({ keyring, resolver, guard: { allowHttpLoopback: config.webhookAllowHttpLoopback } })));
   }, { prefix: '/v0.9' });
   // Without an admin token the operator API does not exist at all: 404, not 401 or 405.
   if (config.adminToken) {
-    await app.register(operatorRoutes(config.adminToken, createOperatorService({ db, keyring, assets, controls }), createWalletOperations({ db }), createWebhookOperations({ db })), { prefix: '/admin/v1' });
+    await app.register(operatorRoutes(config.adminToken, createOperatorService({ db, keyring, assets, controls }), createWalletOperations({ db }), createWebhookOperations({ db }), createTransactionOperations({ db })), {
+      prefix: '/admin/v1',
+    });
   }
 
   return app;

@@ -44,6 +44,14 @@ const ConfigSchema = Type.Object({
   webhookPollMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 250 }),
   /** An endpoint whose deliveries have all failed for this long is disabled when one runs out of attempts. */
   webhookDisableAfterHours: Type.Number({ exclusiveMinimum: 0, default: 72 }),
+  /** Exchange rates and fee schedules; default: the bundled data/pricing.json. */
+  pricingFile: Type.Optional(Type.String({ minLength: 1 })),
+  /** How long a quote stays open. */
+  quoteTtlSeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 60 }),
+  /** How often an idle settlement worker looks for due transactions. */
+  settlementPollMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 250 }),
+  /** How long the simulated chain takes to confirm a transfer to an outside address. */
+  simulatedChainConfirmationMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 2_000 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
@@ -73,6 +81,10 @@ const ENV_NAMES: Record<keyof Config, string> = {
   backgroundWork: 'OMS_BACKGROUND_WORK',
   webhookDisableAfterHours: 'OMS_WEBHOOK_DISABLE_AFTER_HOURS',
   assetsFile: 'OMS_ASSETS_FILE',
+  pricingFile: 'OMS_PRICING_FILE',
+  quoteTtlSeconds: 'OMS_QUOTE_TTL_SECONDS',
+  settlementPollMs: 'OMS_SETTLEMENT_POLL_MS',
+  simulatedChainConfirmationMs: 'OMS_SIMULATED_CHAIN_CONFIRMATION_MS',
 };
 
 export class ConfigError extends Error {}

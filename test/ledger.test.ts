@@ -79,8 +79,8 @@ describe('decimal amounts', () => {
     expect(() => formatAmount('1.005', 2)).toThrow();
   });
 
-  it('never parses an amount as a float in the ledger code', () => {
-    const dir = path.join(ROOT, 'src', 'ledger');
+  it.each(['ledger', 'pricing', 'settlement', 'modules/quotes', 'modules/transactions', 'modules/wallets'])('never parses an amount as a float in src/%s', (where) => {
+    const dir = path.join(ROOT, 'src', where);
     for (const file of readdirSync(dir)) {
       const text = readFileSync(path.join(dir, file), 'utf8');
       expect(text, file).not.toMatch(/parseFloat\(|Number\(|parseInt\(|Math\.round\(|toFixed\(/);

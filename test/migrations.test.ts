@@ -79,7 +79,7 @@ describe('migrations', () => {
 
       expect((await migrate(pool))[0]).toBe('0009_ledger_hot_paths');
 
-      const accounts = await pool.query(`select id, balance::text from ledger_accounts order by id`);
+      const accounts = await pool.query(`select id, balance::text from ledger_accounts where id like 'acc_%' order by id`);
       expect(accounts.rows).toEqual([
         { id: 'acc_wallet', balance: '7.25' },
         { id: 'acc_world', balance: null },
@@ -97,6 +97,59 @@ describe('migrations', () => {
         { account_id: 'acc_wallet', total: '8.25' },
         { account_id: 'acc_world', total: '-8.25' },
       ]);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('upgrade wallets opened before 0013: each gets its own hold account and names its fee account; the unused shared holds go', async () => {
+    const database = `oms_t_${inject('runId')}_mig_${randomBytes(3).toString('hex')}`;
+    await adminQuery(inject('adminUrl'), `create database ${database}`);
+    const pool = new pg.Pool({ connectionString: withDatabase(inject('adminUrl'), database), max: 1 });
+    try {
+      await migrateUntil(pool, '0012_webhooks');
+      const p = 'prj_upgrade';
+      await pool.query(
+        `insert into customers (project_id, mode, id, data_key_sealed, master_key_id, created_at, updated_at)
+         values ($1, 'sandbox', 'cst_1', '\\x00', 'k', now(), now()), ($1, 'sandbox', 'cst_2', '\\x00', 'k', now(), now())`,
+        [p],
+      );
+      await pool.query(
+        `insert into ledger_accounts (project_id, mode, id, kind, asset, chain, wallet_id, scale, allow_negative, balance, created_at) values
+           ($1, 'sandbox', 'acc_w1', 'wallet', 'usdc', 'base', 'wlt_1', 6, false, 0, now()),
+           ($1, 'sandbox', 'acc_w2', 'wallet', 'usdc', 'base', 'wlt_2', 6, false, 0, now()),
+           ($1, 'sandbox', 'acc_world', 'external', 'usdc', 'base', null, 6, true, null, now()),
+           ($1, 'sandbox', 'acc_shared_hold', 'in_flight', 'usdc', 'base', null, 6, false, 0, now())`,
+        [p],
+      );
+      for (const [wallet, customer, account] of [['wlt_1', 'cst_1', 'acc_w1'], ['wlt_2', 'cst_2', 'acc_w2']]) {
+        await pool.query(
+          `insert into wallets (project_id, mode, id, customer_id, asset, chain, address, status, type, ledger_account_id, external_account_id, created_at, updated_at)
+           values ($1, 'sandbox', $2, $3, 'usdc', 'base', '0xabc', 'active', 'internal', $4, 'acc_world', now(), now())`,
+          [p, wallet, customer, account],
+        );
+      }
+
+      expect(await migrate(pool)).toContain('0013_quotes_transactions');
+
+      expect((await pool.query(`select 1 from ledger_accounts where id = 'acc_shared_hold'`)).rowCount).toBe(0);
+      const named = await pool.query(
+        `select w.id, h.kind as hold_kind, h.wallet_id as hold_wallet, h.balance::text as held, f.kind as fees_kind, f.id as fees_id
+           from wallets w
+           join ledger_accounts h on (h.project_id, h.mode, h.id) = (w.project_id, w.mode, w.hold_account_id)
+           join ledger_accounts f on (f.project_id, f.mode, f.id) = (w.project_id, w.mode, w.fees_account_id)
+          order by w.id`,
+      );
+      expect(named.rows.map(({ fees_id: _, ...rest }) => rest)).toEqual([
+        { id: 'wlt_1', hold_kind: 'in_flight', hold_wallet: 'wlt_1', held: '0', fees_kind: 'fees' },
+        { id: 'wlt_2', hold_kind: 'in_flight', hold_wallet: 'wlt_2', held: '0', fees_kind: 'fees' },
+      ]);
+      // One fee account per asset and chain, shared by both wallets.
+      expect(named.rows[0].fees_id).toBe(named.rows[1].fees_id);
+      // A hold account belongs to a wallet; the database refuses one that does not.
+      await expect(
+        pool.query(`insert into ledger_accounts (project_id, mode, id, kind, asset, chain, wallet_id, scale, allow_negative, balance, created_at) values ($1, 'sandbox', 'acc_x', 'in_flight', 'usdc', 'ethereum', null, 6, false, 0, now())`, [p]),
+      ).rejects.toThrow(/ledger_accounts_wallet_owned/);
     } finally {
       await pool.end();
     }

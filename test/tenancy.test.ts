@@ -9,16 +9,32 @@ import { startTestApp, type ApiClient, type ApiResponse, type TestApp } from './
  * learns how to build an id for it.
  */
 
-type Resource = 'customer' | 'wallet' | 'webhook' | 'event' | 'delivery';
+type Resource = 'customer' | 'wallet' | 'quote' | 'transaction' | 'webhook' | 'event' | 'delivery';
 
 /** Spec 1.3. */
 // A delivery id is a plain UUID; its routes name the webhook first, whose prefix is the one on trial.
-const PREFIXES: Record<Resource, string> = { customer: 'cst', wallet: 'wlt', webhook: 'whk', event: 'evt', delivery: '' };
+const PREFIXES: Record<Resource, string> = { customer: 'cst', wallet: 'wlt', quote: 'qt', transaction: 'txn', webhook: 'whk', event: 'evt', delivery: '' };
 const ALL_PREFIXES = ['cst', 'wlt', 'qt', 'txn', 'ci', 'loc', 'whk', 'evt', 'prj', 'req', 'va', 'da'];
 
 /** Which resource a path parameter names: by its own name, or by the collection segment before it. */
-const PARAM_RESOURCES: Record<string, Resource> = { customerId: 'customer', walletId: 'wallet', webhookId: 'webhook', eventId: 'event', deliveryId: 'delivery' };
-const COLLECTION_RESOURCES: Record<string, Resource> = { customers: 'customer', wallets: 'wallet', webhooks: 'webhook', events: 'event', deliveries: 'delivery' };
+const PARAM_RESOURCES: Record<string, Resource> = {
+  customerId: 'customer',
+  walletId: 'wallet',
+  quoteId: 'quote',
+  transactionId: 'transaction',
+  webhookId: 'webhook',
+  eventId: 'event',
+  deliveryId: 'delivery',
+};
+const COLLECTION_RESOURCES: Record<string, Resource> = {
+  customers: 'customer',
+  wallets: 'wallet',
+  quotes: 'quote',
+  transactions: 'transaction',
+  webhooks: 'webhook',
+  events: 'event',
+  deliveries: 'delivery',
+};
 /** Path parameters that are not ids (a closed set of names): a valid value, so only the id is on trial. */
 const FIXED_PARAMS: Record<string, string> = { name: 'basic' };
 
@@ -71,6 +87,12 @@ function expectNotFound(res: ApiResponse, what: string): void {
   expect(res.body.error.requestId, what).toMatch(/^req_/);
 }
 
+const quoteOf = (customerId: string, walletId: string, amount: string) => ({
+  customerId,
+  source: { walletId, asset: 'usdc', network: 'polygon', amount },
+  destination: { asset: 'usdc', network: 'polygon', wallet: { blockchainAddress: '0x52908400098527886E0F7030069857D2E4169EE7' } },
+});
+
 let t: TestApp;
 let ops: Operation[];
 const INTRUDERS = ['another project', "the same project's live mode"] as const;
@@ -91,7 +113,18 @@ beforeAll(async () => {
   ids.customer = customer.id;
   const wallet = await t.api.post(`/v0.9/customers/${customer.id}/wallets`, { asset: 'usdc', chain: 'polygon' });
   expect(wallet.status).toBe(201);
-  ids.wallet = wallet.body.id;
+  const walletId: string = wallet.body.id;
+  ids.wallet = walletId;
+  expect((await t.api.post(`/v0.9/sandbox/wallets/${walletId}/deposit`, { amount: '50' })).status).toBe(200);
+  const quote = await t.api.post('/v0.9/quotes', quoteOf(customer.id, walletId, '5'));
+  expect(quote.status, quote.raw).toBe(201);
+  const transaction = await t.api.post('/v0.9/transactions', { quoteId: quote.body.id });
+  expect(transaction.status, transaction.raw).toBe(201);
+  ids.transaction = transaction.body.id;
+  // A quote still open, so that the intruder's POST /transactions on it would have something to take.
+  const open = await t.api.post('/v0.9/quotes', quoteOf(customer.id, walletId, '1'));
+  expect(open.status, open.raw).toBe(201);
+  ids.quote = open.body.id;
   // The customer object shows its wallets: the snapshot every later read is compared with.
   customer = (await t.api.get(`/v0.9/customers/${customer.id}`)).body;
   const webhook = await t.api.post('/v0.9/webhooks', { url: 'https://tenant-a.public.test/hook' });
@@ -138,6 +171,23 @@ describe.each(INTRUDERS)('%s', (name) => {
     const after = await read();
     // The whole objects, updatedAt included: a write (or a delete) that was answered 404 must not have happened.
     expect(after.map((r) => r.body)).toEqual(before.map((r) => r.body));
+  });
+
+  it('cannot quote from the customer’s wallet, nor accept its open quote: 404, and the quote stays open', async () => {
+    const intruder = intruders[name];
+    expectNotFound(await intruder.post('/v0.9/quotes', quoteOf(customer.id, ids.wallet!, '1')), `${name}: POST /v0.9/quotes`);
+    expectNotFound(await intruder.post('/v0.9/transactions', { quoteId: ids.quote }), `${name}: POST /v0.9/transactions`);
+    expect((await t.api.get(`/v0.9/quotes/${ids.quote}`)).body.status).toBe('open');
+  });
+
+  it('never sees the transaction in a list, even filtering on the customer', async () => {
+    const intruder = intruders[name];
+    for (const url of ['/v0.9/transactions?limit=100', `/v0.9/transactions?limit=100&customerId=${customer.id}`]) {
+      expect((await t.api.get(url)).body.data.map((x: { id: string }) => x.id), `owner: ${url}`).toContain(ids.transaction);
+      const res = await intruder.get(url);
+      expect(res.status, `${name}: ${url}`).toBe(200);
+      expect(res.body.data, `${name}: ${url}`).toEqual([]);
+    }
   });
 
   it('never sees the customer in the list, even when filtering on its email or externalId', async () => {

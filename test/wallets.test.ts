@@ -69,7 +69,8 @@ async function writtenFor(customerId: string) {
     wallets: await q(`select count(*) as n from wallets where customer_id = $1`),
     events: await q(`select count(*) as n from events where type = 'wallet.created' and data->'object'->>'customerId' = $1`),
     addresses: await q(`select count(*) as n from customer_addresses where customer_id = $1`),
-    accounts: await q(`select count(*) as n from ledger_accounts a join wallets w on w.id = a.wallet_id where w.customer_id = $1`),
+    accounts: await q(`select count(*) as n from ledger_accounts a join wallets w on w.id = a.wallet_id where w.customer_id = $1 and a.kind = 'wallet'`),
+    holdAccounts: await q(`select count(*) as n from ledger_accounts a join wallets w on w.id = a.wallet_id where w.customer_id = $1 and a.kind = 'in_flight'`),
   };
 }
 
@@ -157,7 +158,7 @@ describe('POST /v0.9/customers/{id}/wallets', () => {
 
     const stored = await t.pool.query(`select address from customer_addresses where customer_id = $1`, [customerId]);
     expect(stored.rows).toEqual([{ address }]);
-    expect(await writtenFor(customerId)).toEqual({ wallets: 5, events: 5, addresses: 1, accounts: 5 });
+    expect(await writtenFor(customerId)).toEqual({ wallets: 5, events: 5, addresses: 1, accounts: 5, holdAccounts: 5 });
     // One wallet.created per wallet, holding the wallet as the API returned it.
     for (const wallet of wallets) expect(await eventsOf('wallet.created', wallet.id)).toEqual([{ object: wallet }]);
   });
@@ -187,7 +188,7 @@ describe('POST /v0.9/customers/{id}/wallets', () => {
     ]) {
       expectError(await createWallet(customerId, body), 422, 'unsupported_asset');
     }
-    expect(await writtenFor(customerId)).toEqual({ wallets: 0, events: 0, addresses: 0, accounts: 0 });
+    expect(await writtenFor(customerId)).toEqual({ wallets: 0, events: 0, addresses: 0, accounts: 0, holdAccounts: 0 });
   });
 
   it('refuses a body that fails the schema with 400, and a POST without Idempotency-Key', async () => {
@@ -196,7 +197,7 @@ describe('POST /v0.9/customers/{id}/wallets', () => {
       expectError(await createWallet(customerId, body), 400, 'validation_error');
     }
     expectError(await t.api.post(`/v0.9/customers/${customerId}/wallets`, { asset: 'usdc', chain: 'polygon' }, { idempotencyKey: null }), 400, 'idempotency_key_missing');
-    expect(await writtenFor(customerId)).toEqual({ wallets: 0, events: 0, addresses: 0, accounts: 0 });
+    expect(await writtenFor(customerId)).toEqual({ wallets: 0, events: 0, addresses: 0, accounts: 0, holdAccounts: 0 });
   });
 
   it('answers 404 for an unknown, malformed or foreign customer', async () => {
@@ -205,7 +206,7 @@ describe('POST /v0.9/customers/{id}/wallets', () => {
     for (const id of [UNKNOWN_CUSTOMER, 'cst_nope', UNKNOWN_WALLET, foreign]) {
       expectError(await createWallet(id, { asset: 'usdc', chain: 'polygon' }), 404, 'not_found');
     }
-    expect(await writtenFor(foreign)).toEqual({ wallets: 0, events: 0, addresses: 0, accounts: 0 });
+    expect(await writtenFor(foreign)).toEqual({ wallets: 0, events: 0, addresses: 0, accounts: 0, holdAccounts: 0 });
   });
 
   it('refuses an offboarded customer with 422 customer_inactive, writing nothing', async () => {
@@ -214,7 +215,7 @@ describe('POST /v0.9/customers/{id}/wallets', () => {
     expect(offboarded.status, JSON.stringify(offboarded.body)).toBe(200);
     expect(offboarded.body.status).toBe('inactive');
     for (const [asset, chain] of PAIRS.slice(0, 2)) expectError(await createWallet(customerId, { asset, chain }), 422, 'customer_inactive');
-    expect(await writtenFor(customerId)).toEqual({ wallets: 0, events: 0, addresses: 0, accounts: 0 });
+    expect(await writtenFor(customerId)).toEqual({ wallets: 0, events: 0, addresses: 0, accounts: 0, holdAccounts: 0 });
   });
 
   it.each(['Issues', 'Pending'])('refuses a customer whose cryptoCustody is not ACTIVE (lastName %s) with 422 endorsement_required', async (lastName) => {
@@ -223,14 +224,14 @@ describe('POST /v0.9/customers/{id}/wallets', () => {
     expect(customer.body.status).toBe('active');
     expect(customer.body.endorsements.find((e: { name: string }) => e.name === 'cryptoCustody').status).not.toBe('ACTIVE');
     expectError(await createWallet(customerId, { asset: 'usdc', chain: 'polygon' }), 422, 'endorsement_required');
-    expect(await writtenFor(customerId)).toEqual({ wallets: 0, events: 0, addresses: 0, accounts: 0 });
+    expect(await writtenFor(customerId)).toEqual({ wallets: 0, events: 0, addresses: 0, accounts: 0, holdAccounts: 0 });
   });
 
   it('refuses a second wallet for the same pair with 409 conflict, writing nothing more', async () => {
     const customerId = await newCustomer();
     const first = await openWallet(customerId, 'usdt', 'polygon');
     expectError(await createWallet(customerId, { asset: 'usdt', chain: 'polygon' }), 409, 'conflict');
-    expect(await writtenFor(customerId)).toEqual({ wallets: 1, events: 1, addresses: 1, accounts: 1 });
+    expect(await writtenFor(customerId)).toEqual({ wallets: 1, events: 1, addresses: 1, accounts: 1, holdAccounts: 1 });
     expect((await t.api.get(`/v0.9/customers/${customerId}/wallets`)).body.data).toEqual([first]);
   });
 
@@ -246,7 +247,7 @@ describe('POST /v0.9/customers/{id}/wallets', () => {
     expect(again.raw).toBe(first.raw);
     // The same key for another request is refused, not replayed.
     expectError(await createWallet(customerId, { asset: 'usdc', chain: 'polygon' }, t.api, key), 422, 'idempotency_key_reused');
-    expect(await writtenFor(customerId)).toEqual({ wallets: 1, events: 1, addresses: 1, accounts: 1 });
+    expect(await writtenFor(customerId)).toEqual({ wallets: 1, events: 1, addresses: 1, accounts: 1, holdAccounts: 1 });
   });
 
   it('replays a stored refusal, even after the customer became eligible; a new key then opens the wallet', async () => {
@@ -262,7 +263,7 @@ describe('POST /v0.9/customers/{id}/wallets', () => {
     expect(replayed.status).toBe(422);
     expect(replayed.headers['idempotent-replayed']).toBe('true');
     expect(replayed.raw).toBe(refused.raw);
-    expect(await writtenFor(customerId)).toEqual({ wallets: 0, events: 0, addresses: 0, accounts: 0 });
+    expect(await writtenFor(customerId)).toEqual({ wallets: 0, events: 0, addresses: 0, accounts: 0, holdAccounts: 0 });
     await openWallet(customerId, 'usdc', 'polygon');
   });
 
@@ -273,7 +274,7 @@ describe('POST /v0.9/customers/{id}/wallets', () => {
         const results = await Promise.all(Array.from({ length: 4 }, () => createWallet(customerId, { asset: 'usdc', chain: 'ethereum' })));
         expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409]);
         for (const r of results.filter((r) => r.status === 409)) expect(r.body.error.code).toBe('conflict');
-        expect(await writtenFor(customerId)).toEqual({ wallets: 1, events: 1, addresses: 1, accounts: 1 });
+        expect(await writtenFor(customerId)).toEqual({ wallets: 1, events: 1, addresses: 1, accounts: 1, holdAccounts: 1 });
       }),
     );
   });
@@ -283,7 +284,7 @@ describe('POST /v0.9/customers/{id}/wallets', () => {
     const results = await Promise.all(PAIRS.map(([asset, chain]) => createWallet(customerId, { asset, chain })));
     expect(results.map((r) => r.status)).toEqual(PAIRS.map(() => 201));
     expect(new Set(results.map((r) => r.body.address)).size).toBe(1);
-    expect(await writtenFor(customerId)).toEqual({ wallets: 5, events: 5, addresses: 1, accounts: 5 });
+    expect(await writtenFor(customerId)).toEqual({ wallets: 5, events: 5, addresses: 1, accounts: 5, holdAccounts: 5 });
   });
 });
 

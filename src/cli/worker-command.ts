@@ -4,13 +4,13 @@ import { startBackgroundWork } from '../jobs/background-work.js';
 import { withRuntime } from './with-runtime.js';
 
 /**
- * `oms worker`: the server's background work (webhook deliveries, live evaluations) without
+ * `oms worker`: the server's background work (webhook deliveries, live evaluations, settlements) without
  * the API, so it can be scaled out on its own; stops cleanly on SIGTERM or SIGINT.
  */
 export function addWorkerCommand(program: Command): void {
   program
     .command('worker')
-    .description('run webhook deliveries and live KYC evaluations without the API, until SIGTERM; any number may run side by side')
+    .description('run webhook deliveries, live KYC evaluations and settlements without the API, until SIGTERM; any number may run side by side')
     .action(() =>
       withRuntime(async ({ database, keyring }, config) => {
         const log = createLogger(config.logLevel);

@@ -189,6 +189,71 @@ export interface WalletsTable {
   ledger_account_id: string;
   /** The outside world's ledger account of the wallet's asset and chain: deposits come from it. */
   external_account_id: string;
+  /** Where the wallet's sends are held between creation and settlement (migration 0013). */
+  hold_account_id: string;
+  /** The fee account of the wallet's asset and chain. */
+  fees_account_id: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+type Numeric = ColumnType<string, string, never>;
+
+export interface QuotesTable {
+  project_id: string;
+  mode: Mode;
+  id: string;
+  customer_id: string;
+  type: 'cryptoToCrypto';
+  status: 'open' | 'accepted';
+  source_wallet_id: string;
+  source_asset: string;
+  source_network: string;
+  source_amount_gross: Numeric;
+  source_fees: Numeric;
+  source_amount_net: Numeric;
+  destination_asset: string;
+  destination_network: string;
+  destination_amount_gross: Numeric;
+  destination_fees: Numeric;
+  destination_amount_net: Numeric;
+  destination_wallet_id: string | null;
+  destination_address: string | null;
+  fee_oms: Numeric;
+  fee_developer: Numeric;
+  fee_gas: Numeric;
+  exchange_rate: Numeric;
+  effective_rate: Numeric;
+  fixed_amount_side: 'source' | 'destination';
+  sponsor_gas: boolean;
+  promo_code: string | null;
+  metadata: ColumnType<Record<string, string>, string, string>;
+  expires_at: Date;
+  accepted_at: Date | null;
+  created_at: Date;
+}
+
+export type TransactionStatus = 'processing' | 'completed' | 'failed';
+
+export interface TransactionsTable {
+  project_id: string;
+  mode: Mode;
+  id: string;
+  type: 'cryptoToCrypto';
+  status: TransactionStatus;
+  sub_status: string | null;
+  quote_id: string;
+  sender_customer_id: string;
+  recipient_customer_id: string | null;
+  tx_hash: string | null;
+  submitted_at: Date | null;
+  failure_code: string | null;
+  failure_message: string | null;
+  metadata: ColumnType<Record<string, string>, string, string>;
+  client_context: ColumnType<Record<string, unknown>, string, string>;
+  settle_after: Date;
+  locked_until: Date | null;
+  completed_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -290,6 +355,8 @@ export interface Database {
   webhook_secrets: WebhookSecretsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
+  quotes: QuotesTable;
+  transactions: TransactionsTable;
   idempotency_keys: IdempotencyKeysTable;
 }
 

@@ -16,8 +16,10 @@ const AssetsFile = Type.Object({
       chains: Type.Record(
         Type.String({ pattern: '^[a-z0-9-]{2,20}$' }),
         Type.Object({ contract: Type.String({ pattern: '^0x[0-9a-fA-F]{40}$' }), decimals: Type.Integer({ minimum: 0, maximum: 18 }) }),
+        { additionalProperties: false },
       ),
     }),
+    { additionalProperties: false },
   ),
 });
 

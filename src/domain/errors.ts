@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'quote_not_open',
   'signed_agreement_irreversible',
   'unsupported_asset',
+  'unsupported_destination',
   'rate_limited',
   'internal_error',
   'service_unavailable',

@@ -8,6 +8,9 @@ export const EVENT_TYPES = [
   'customer.offboarded',
   'wallet.created',
   'wallet.depositDetected',
+  'transaction.cryptoToCrypto.processing',
+  'transaction.cryptoToCrypto.completed',
+  'transaction.cryptoToCrypto.failed',
   'underReview',
 ] as const;
 

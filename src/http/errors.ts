@@ -22,6 +22,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   quote_not_open: 422,
   signed_agreement_irreversible: 422,
   unsupported_asset: 422,
+  unsupported_destination: 422,
   rate_limited: 429,
   internal_error: 500,
   service_unavailable: 503,

@@ -29,3 +29,15 @@ export interface Component<T extends TSchema> {
 export function component<T extends TSchema>(id: string, schema: T): Component<T> {
   return { schema: { ...schema, $id: id }, ref: Type.Unsafe<Static<T>>({ $ref: `${id}#` }) };
 }
+
+export const metadataShape = (value: object, description: string) =>
+  Type.Unsafe<Record<string, string>>({
+    type: 'object',
+    maxProperties: 50,
+    propertyNames: { minLength: 1, maxLength: 40 },
+    additionalProperties: value,
+    description,
+  });
+
+/** Metadata as written on create (spec 1.9). */
+export const Metadata = metadataShape({ type: 'string', maxLength: 500 }, 'Up to 50 keys of at most 40 characters, string values of at most 500.');

@@ -7,6 +7,8 @@ import { readAssetCatalogue } from '../domain/assets.js';
 import { createEvaluationWorker } from '../modules/customers/evaluation-worker.js';
 import { systemResolver } from '../net/ssrf-guard.js';
 import { createDispatcher } from '../webhooks/dispatcher.js';
+import { createSettlementWorker } from '../modules/transactions/settlement-worker.js';
+import { createSimulatedChain } from '../settlement/simulated-chain.js';
 
 export interface BackgroundWork {
   /** Lets the work in hand finish, then stops. */
@@ -14,7 +16,7 @@ export interface BackgroundWork {
 }
 
 /**
- * Everything that runs off the request path: live KYC evaluations and webhook deliveries.
+ * Everything that runs off the request path: live KYC evaluations, webhook deliveries and settlements.
  * Every server process runs it, and so does `oms worker`, alone or many times over: each
  * loop claims its rows with SKIP LOCKED, so processes share the work without coordination.
  */
@@ -39,11 +41,19 @@ export function startBackgroundWork(config: Config, database: DatabaseHandle, ke
     pollMs: config.webhookPollMs,
     disableAfterMs: config.webhookDisableAfterHours * 3_600_000,
   });
+  const settlements = createSettlementWorker({
+    db: database.db,
+    listenTo: database.pool.options,
+    adapter: createSimulatedChain({ confirmationMs: config.simulatedChainConfirmationMs }),
+    log,
+    pollMs: config.settlementPollMs,
+  });
   evaluations.start();
   deliveries.start();
+  settlements.start();
   return {
     async stop() {
-      await Promise.all([evaluations.stop(), deliveries.stop()]);
+      await Promise.all([evaluations.stop(), deliveries.stop(), settlements.stop()]);
     },
   };
 }

@@ -31,12 +31,12 @@ export function formatAmount(numeric: string, scale: number): string {
 }
 
 /** A non-negative decimal string as an integer count of 10^-scale units (BigInt, exact). */
-function toUnits(value: string): { units: bigint; scale: number } {
+export function toUnits(value: string): { units: bigint; scale: number } {
   const [whole = '0', fraction = ''] = value.split('.');
   return { units: BigInt(whole + fraction), scale: fraction.length };
 }
 
-function fromUnits(units: bigint, scale: number): string {
+export function fromUnits(units: bigint, scale: number): string {
   const digits = units.toString().padStart(scale + 1, '0');
   return scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
 }

@@ -172,3 +172,24 @@ export async function unbalancedEntries(db: Db): Promise<string[]> {
     ) unbalanced`.execute(db);
   return rows.map((r) => r.entry_id);
 }
+
+export interface EntryWithPostings {
+  id: string;
+  kind: string;
+  created_at: Date;
+  postings: { accountId: string; accountKind: AccountKind; walletId: string | null; asset: string; chain: string; amount: string }[];
+}
+
+/** The entries that record one thing (a transaction's hold, settlement or refund), oldest first, each with all its legs. */
+export async function entriesFor(db: Db, scope: Scope, reference: string): Promise<EntryWithPostings[]> {
+  const { rows } = await sql<EntryWithPostings>`
+    select e.id, e.kind, e.created_at,
+      (select json_agg(json_build_object('accountId', a.id, 'accountKind', a.kind, 'walletId', a.wallet_id, 'asset', p.asset, 'chain', a.chain, 'amount', p.amount::text) order by p.seq)
+         from ledger_postings p
+         join ledger_accounts a on (a.project_id, a.mode, a.id) = (p.project_id, p.mode, p.account_id)
+        where (p.project_id, p.mode, p.entry_id) = (e.project_id, e.mode, e.id)) as postings
+      from journal_entries e
+     where e.project_id = ${scope.projectId} and e.mode = ${scope.mode} and e.reference = ${reference}
+     order by e.created_at, e.id`.execute(db);
+  return rows;
+}

@@ -83,6 +83,8 @@ export const ensureAccount = repo.ensureAccount;
 export const findAccount = repo.findAccount;
 export const setAccepts = repo.setAccepts;
 export const accountPostings = repo.accountPostings;
+export const entriesFor = repo.entriesFor;
+export type EntryWithPostings = repo.EntryWithPostings;
 export type PostingLine = repo.PostingLine;
 
 export interface Reconciliation {

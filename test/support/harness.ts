@@ -20,6 +20,8 @@ import { ensureSigningKey } from '../../src/modules/auth/signing-keys.js';
 import { readAssetCatalogue } from '../../src/domain/assets.js';
 import type { Resolver } from '../../src/net/ssrf-guard.js';
 import { createDispatcher, type Dispatcher } from '../../src/webhooks/dispatcher.js';
+import { createSettlementWorker, type SettlementWorker } from '../../src/modules/transactions/settlement-worker.js';
+import { createSimulatedChain } from '../../src/settlement/simulated-chain.js';
 import { createContractChecker } from './contract.js';
 import { adminQuery, withDatabase } from './global-setup.js';
 import { PII_VALUES } from './fixtures.js';
@@ -65,6 +67,8 @@ export interface TestApp {
   createKey(mode: Mode, projectId?: string): Promise<ApiCredentials>;
   /** The live-mode evaluation worker, running as in the server; drain() runs due jobs now. */
   worker: EvaluationWorker;
+  /** The settlement worker of this app, running as in the server; drain() settles due transactions now. */
+  settlement: SettlementWorker;
   /** The webhook dispatcher of this app, resolving hosts with testResolver; running only with OMS_WEBHOOK_ALLOW_HTTP_LOOPBACK=1. */
   dispatcher: Dispatcher;
   logs(): string;
@@ -128,6 +132,14 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     pollMs: config.webhookPollMs,
     disableAfterMs: config.webhookDisableAfterHours * 3_600_000,
   });
+  const settlement = createSettlementWorker({
+    db,
+    listenTo: { connectionString: databaseUrl },
+    adapter: createSimulatedChain({ confirmationMs: config.simulatedChainConfirmationMs }),
+    log: app.log as unknown as Logger,
+    pollMs: config.settlementPollMs,
+  });
+  settlement.start();
   // Deliveries leave the process only for apps whose receivers are local (loopback allowed):
   // elsewhere an endpoint at a *.public.test host would be a real connection to the internet.
   if (config.webhookAllowHttpLoopback) dispatcher.start();
@@ -178,11 +190,13 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     client: async (mode, projectId) => clientFor(await keys.createKey(mode, projectId)),
     createKey: (mode, projectId) => keys.createKey(mode, projectId),
     worker,
+    settlement,
     dispatcher,
     logs: () => captured,
     async close() {
       await app.close();
       await worker.stop();
+      await settlement.stop();
       await dispatcher.stop();
       await db.destroy();
       const leaked = PII_VALUES.filter((value) => captured.includes(value));

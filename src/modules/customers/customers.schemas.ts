@@ -2,7 +2,7 @@ import Type, { type Static } from 'typebox';
 import { COUNTRY_CODES } from '../../domain/countries.js';
 import { ENDORSEMENT_NAMES, ENDORSEMENT_STATUSES, type EndorsementStatus } from '../../domain/endorsements.js';
 import { PageOf, PageQueryFields } from '../../http/pagination.js';
-import { component, Nullable, Timestamp } from '../../http/schema-helpers.js';
+import { component, Metadata, metadataShape, Nullable, Timestamp } from '../../http/schema-helpers.js';
 
 const Text = (description?: string) => Type.String({ minLength: 1, maxLength: 255, ...(description ? { description } : {}) });
 const CountryComponent = component('CountryCode', Type.Unsafe<string>({ type: 'string', enum: [...COUNTRY_CODES], description: 'ISO 3166-1 alpha-2' }));
@@ -38,16 +38,6 @@ const IdentifyingDocumentComponent = component('IdentifyingDocument', Identifyin
 
 const EndorsementName = Type.Unsafe<(typeof ENDORSEMENT_NAMES)[number]>({ type: 'string', enum: [...ENDORSEMENT_NAMES] });
 
-const metadataShape = (value: object, description: string) =>
-  Type.Unsafe<Record<string, string>>({
-    type: 'object',
-    maxProperties: 50,
-    propertyNames: { minLength: 1, maxLength: 40 },
-    additionalProperties: value,
-    description,
-  });
-
-const Metadata = metadataShape({ type: 'string', maxLength: 500 }, 'Up to 50 keys of at most 40 characters, string values of at most 500.');
 const MetadataPatch = Type.Unsafe<Record<string, string | null>>(
   metadataShape({ type: ['string', 'null'], maxLength: 500 }, 'Merged into the stored metadata; a key set to null is removed.'),
 );

@@ -22,7 +22,12 @@ import {
   WebhookIdParams,
   WalletPostings,
   WalletPostingsQuery,
+  OperatorTransaction,
+  TransactionFailBody,
+  TransactionIdParams,
 } from './operator.schemas.js';
+import type { TransactionOperations } from './transaction-operations.js';
+import { Transaction } from '../transactions/transactions.schemas.js';
 import type { OperatorService } from './operator.service.js';
 import { WALLET_ACTIONS, type WalletAction, type WalletOperations } from './wallet-operations.js';
 
@@ -44,6 +49,7 @@ export function operatorRoutes(
   operator: OperatorService,
   walletOperations: WalletOperations,
   webhookOperations: WebhookOperations,
+  transactionOperations: TransactionOperations,
 ): FastifyPluginAsyncTypebox {
   const expected = digest(adminToken);
   const authorize = async (request: FastifyRequest) => {
@@ -168,6 +174,38 @@ export function operatorRoutes(
         },
       },
       (request) => walletOperations.postings(request.params.walletId, request.query),
+    );
+
+    app.get(
+      '/transactions/:transactionId',
+      {
+        schema: {
+          operationId: 'operatorGetTransaction',
+          summary: 'A transaction with its ledger entries (hold, settlement or refund)',
+          tags,
+          headers: OperatorHeaders,
+          params: TransactionIdParams,
+          response: { 200: OperatorTransaction, ...errorResponses(400, 401, 404) },
+        },
+      },
+      (request) => transactionOperations.view(request.params.transactionId),
+    );
+
+    app.post(
+      '/transactions/:transactionId/fail',
+      {
+        schema: {
+          operationId: 'operatorFailTransaction',
+          summary: 'Fail a transaction stuck in processing: the held funds return (audited)',
+          description: 'failure.code failed_by_operator; emits transaction.{type}.failed. 409 unless processing.',
+          tags,
+          headers: OperatorHeaders,
+          params: TransactionIdParams,
+          body: TransactionFailBody,
+          response: { 200: Transaction, ...errorResponses(400, 401, 404, 409) },
+        },
+      },
+      (request) => transactionOperations.fail(operatorOf(request), request.params.transactionId, request.body.reason),
     );
   };
 }

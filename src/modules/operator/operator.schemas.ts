@@ -2,6 +2,7 @@ import Type, { type Static } from 'typebox';
 import { ENDORSEMENT_STATUSES, type EndorsementStatus } from '../../domain/endorsements.js';
 import { Nullable, Timestamp } from '../../http/schema-helpers.js';
 import { Customer } from '../customers/customers.schemas.js';
+import { Transaction } from '../transactions/transactions.schemas.js';
 import { EndorsementNameParam, IssueCodesInput, RejectionReasonsInput } from '../customers/endorsement-input.schemas.js';
 import { OPERATOR_ACTIONS, type OperatorAction } from './operator.service.js';
 
@@ -140,3 +141,32 @@ export const WalletPostings = Type.Object({
   hasMore: Type.Boolean(),
 });
 export type WalletPostingsView = Static<typeof WalletPostings>;
+
+export const TransactionIdParams = Type.Object({ transactionId: Type.String({ examples: ['txn_01jd8x3mc6eskv4hzbmt9hdby7'] }) });
+export const TransactionFailBody = Type.Object({ reason: Reason }, { additionalProperties: false });
+
+export const OperatorTransaction = Type.Object({
+  object: Type.Literal('operatorTransaction'),
+  projectId: Type.String(),
+  mode: Mode,
+  transaction: Transaction,
+  entries: Type.Array(
+    Type.Object({
+      entryId: Type.String(),
+      kind: Type.String({ description: 'transaction.hold, transaction.settle or transaction.refund' }),
+      createdAt: Timestamp,
+      postings: Type.Array(
+        Type.Object({
+          accountId: Type.String(),
+          accountKind: Type.Unsafe<'wallet' | 'external' | 'in_flight' | 'fees'>({ type: 'string', enum: ['wallet', 'external', 'in_flight', 'fees'] }),
+          walletId: Nullable(Type.String()),
+          asset: Type.String(),
+          chain: Type.String(),
+          amount: Type.String({ description: 'Signed: positive credits the account' }),
+        }),
+      ),
+    }),
+    { description: 'The ledger entries that reference the transaction, oldest first.' },
+  ),
+});
+export type OperatorTransactionView = Static<typeof OperatorTransaction>;

@@ -54,6 +54,11 @@ export function createWalletOperations({ db }: { db: Db }): WalletOperations {
         }
         const refused = await ledger.setAccepts(trx, scope, wallet.ledger_account_id, accepts, { onlyIfEmpty: action === 'close' });
         if (refused) throw new DomainError('conflict', `the wallet holds ${formatAmount(refused.refusedAt, wallet.scale)} ${wallet.asset}; it closes only when empty`);
+        if (action === 'close') {
+          // Read after the wallet account is locked: a send created before it is committed and seen here.
+          const held = (await ledger.findAccount(trx, scope, wallet.hold_account_id))?.balance ?? '0';
+          if (/[1-9]/.test(held)) throw new DomainError('conflict', `${formatAmount(held, wallet.scale)} ${wallet.asset} of the wallet is held for transactions in flight; it closes once they settle`);
+        }
         const at = new Date();
         await wallets.setWalletStatus(trx, scope, walletId, to, at);
         await recordAudit(trx, scope, { operator, action: audit, customerId: wallet.customer_id, reason, detail: { walletId, from: wallet.status, to } }, at);

@@ -18,6 +18,8 @@ export interface WalletRow {
   updated_at: Date;
   ledger_account_id: string;
   external_account_id: string;
+  hold_account_id: string;
+  fees_account_id: string;
   /** The wallet's ledger account balance, NUMERIC text, and its asset's decimals. */
   balance: string;
   scale: number;
@@ -39,6 +41,8 @@ function withBalances(db: Db, scope: Scope) {
       'w.type',
       'w.ledger_account_id',
       'w.external_account_id',
+      'w.hold_account_id',
+      'w.fees_account_id',
       'w.created_at',
       'w.updated_at',
       'a.balance',
@@ -70,7 +74,7 @@ export async function customerWalletsWithBalances(db: Db, scope: Scope, customer
   return withBalances(db, scope).where('w.customer_id', '=', customerId).orderBy('w.created_at', 'desc').orderBy('w.id', 'desc').execute();
 }
 
-export type WalletListRow = Omit<WalletRow, 'ledger_account_id' | 'external_account_id' | 'balance' | 'scale'>;
+export type WalletListRow = Omit<WalletRow, 'ledger_account_id' | 'external_account_id' | 'hold_account_id' | 'fees_account_id' | 'balance' | 'scale'>;
 
 /** One page of a customer's wallets (spec 1.7), without balances. */
 export async function listCustomerWallets(db: Db, scope: Scope, customerId: string, page: PageRequest): Promise<WalletListRow[]> {
@@ -88,7 +92,18 @@ export async function listCustomerWallets(db: Db, scope: Scope, customerId: stri
 export async function insertWallet(
   trx: Transaction<Database>,
   scope: Scope,
-  wallet: { id: string; customerId: string; asset: string; chain: string; address: string; ledgerAccountId: string; externalAccountId: string; at: Date },
+  wallet: {
+    id: string;
+    customerId: string;
+    asset: string;
+    chain: string;
+    address: string;
+    ledgerAccountId: string;
+    externalAccountId: string;
+    holdAccountId: string;
+    feesAccountId: string;
+    at: Date;
+  },
 ): Promise<void> {
   await trx
     .insertInto('wallets')
@@ -104,6 +119,8 @@ export async function insertWallet(
       type: 'internal',
       ledger_account_id: wallet.ledgerAccountId,
       external_account_id: wallet.externalAccountId,
+      hold_account_id: wallet.holdAccountId,
+      fees_account_id: wallet.feesAccountId,
       created_at: wallet.at,
       updated_at: wallet.at,
     })

@@ -67,8 +67,9 @@ export function createWalletsService({ custody, assets }: { custody: Custody; as
         const at = new Date();
         const address = await custody.evmAddressOf(trx, scope, customerId);
         const accounts = new Map<ledger.AccountKind, ledger.AccountRef>();
-        for (const kind of ['wallet', 'external', 'in_flight', 'fees'] as const) {
-          accounts.set(kind, await ledger.ensureAccount(trx, scope, { kind, asset: pair.asset, chain: pair.chain, walletId: kind === 'wallet' ? id : null, scale: pair.decimals }));
+        for (const kind of ['wallet', 'in_flight', 'external', 'fees'] as const) {
+          const walletId = kind === 'wallet' || kind === 'in_flight' ? id : null;
+          accounts.set(kind, await ledger.ensureAccount(trx, scope, { kind, asset: pair.asset, chain: pair.chain, walletId, scale: pair.decimals }));
         }
         try {
           await repo.insertWallet(trx, scope, {
@@ -79,6 +80,8 @@ export function createWalletsService({ custody, assets }: { custody: Custody; as
             address,
             ledgerAccountId: accounts.get('wallet')!.id,
             externalAccountId: accounts.get('external')!.id,
+            holdAccountId: accounts.get('in_flight')!.id,
+            feesAccountId: accounts.get('fees')!.id,
             at,
           });
         } catch (err) {
