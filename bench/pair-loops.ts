@@ -22,16 +22,37 @@ export async function runPairLoops(pairs: readonly Pair[], connections: number, 
   const deadline = Date.now() + duration * 1000;
   await Promise.all(
     Array.from({ length: connections }, async (_, loop) => {
-      for (let i = loop; Date.now() < deadline; i += connections) {
-        try {
-          run.sendLatencies.push(await once(pairs[i % pairs.length]!));
-          run.pairs++;
-        } catch (err) {
-          run.failureCount++;
-          if (run.failures.length < 5) run.failures.push(String(err));
-        }
-      }
+      for (let i = loop; Date.now() < deadline; i += connections) await record(run, once(pairs[i % pairs.length]!));
     }),
   );
   return run;
+}
+
+/**
+ * Starts a pair every 1/`perSecond` s for `duration` seconds, whether or not the earlier ones
+ * have finished (an open loop: latency measured at a steady offered rate, not inflated by
+ * the queue a closed loop builds).
+ */
+export async function runPairsAtRate(pairs: readonly Pair[], perSecond: number, duration: number, once: (pair: Pair) => Promise<number>): Promise<PairRun> {
+  const run: PairRun = { pairs: 0, sendLatencies: [], failures: [], failureCount: 0 };
+  const started = performance.now();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < perSecond * duration; i++) {
+    const due = started + (i * 1000) / perSecond;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    pending.push(record(run, once(pairs[i % pairs.length]!)));
+  }
+  await Promise.all(pending);
+  return run;
+}
+
+async function record(run: PairRun, pair: Promise<number>): Promise<void> {
+  try {
+    run.sendLatencies.push(await pair);
+    run.pairs++;
+  } catch (err) {
+    run.failureCount++;
+    if (run.failures.length < 5) run.failures.push(String(err));
+  }
 }

@@ -6,18 +6,16 @@ import type { Scope } from '../src/domain/scope.js';
 import { newId } from '../src/domain/ids.js';
 import { newEvent } from '../src/events/outbox.js';
 import * as ledger from '../src/ledger/ledger.js';
-import * as customers from '../src/modules/customers/customers.repo.js';
 import * as quotes from '../src/modules/quotes/quotes.repo.js';
 import { holdMovement } from '../src/modules/transactions/settlement-movements.js';
 import * as transactions from '../src/modules/transactions/transactions.repo.js';
-import * as wallets from '../src/modules/wallets/wallets.repo.js';
 import { runPairLoops, type Pair } from './pair-loops.js';
 
 /**
  * The floor of the transactions bench: for each pair, the SQL the server issues, through the
  * server's own repository functions (so the two cannot drift apart), over a pool of the
  * server's size, without HTTP, auth, validation, idempotency, pricing or serialisation: the
- * quote's reads and INSERT, then one database transaction reading the acceptance, accepting
+ * quote's read and INSERT, then one database transaction reading the acceptance, accepting
  * the quote with its transaction and event (one statement), and posting the hold. The floor's
  * transactions are never due for settlement (settle_after in the year 9999, which is how the
  * bench tells them apart). Prints JSON like transactions-load.ts.
@@ -37,9 +35,7 @@ const scope: Scope = { projectId: job.projectId, mode: 'sandbox' };
 const NEVER = new Date('9999-01-01T00:00:00Z');
 
 async function pairOnce(pair: Pair): Promise<number> {
-  await customers.findCustomerStanding(db, scope, pair.customerId);
-  await wallets.findWallet(db, scope, pair.from);
-  await wallets.findWallet(db, scope, pair.to);
+  await quotes.findParties(db, scope, { customerId: pair.customerId, sourceWalletId: pair.from, destinationWalletId: pair.to });
   const at = new Date();
   const quoteId = newId('quote');
   await quotes.insertQuote(db, scope, {

@@ -8,7 +8,7 @@ import {
   firstKey,
   postmasterPid,
   sigterm,
-  spawnServer,
+  spawnLoadedServer,
   tempRoot,
   tokenResponse,
   untilDead,
@@ -28,14 +28,7 @@ const WRITES_BEFORE_KILL = 150;
 // Runs on failure too: whatever a test left behind (Node or postmaster) must not outlive it.
 afterEach(cleanUp);
 
-function startServer(dataDir: string): Promise<ServerProcess> {
-  return spawnServer(dataDir, {
-    OMS_LOG_LEVEL: 'warn',
-    // The load is deliberately far above the per-key limit; a 429 would only hide writes.
-    OMS_RATE_LIMIT_PER_SECOND: '1000000',
-    OMS_RATE_LIMIT_BURST: '1000000',
-  });
-}
+const startServer = (dataDir: string): Promise<ServerProcess> => spawnLoadedServer(dataDir);
 
 async function token(port: number, creds: { apiKey: string; apiSecret: string }): Promise<string> {
   const res = await tokenResponse(port, creds);

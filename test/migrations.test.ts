@@ -21,6 +21,18 @@ async function migrateUntil(pool: pg.Pool, last: string): Promise<void> {
   }
 }
 
+/** Runs `work` on a new, empty database (no migrations applied). */
+async function withEmptyDatabase(work: (pool: pg.Pool) => Promise<void>): Promise<void> {
+  const database = `oms_t_${inject('runId')}_mig_${randomBytes(3).toString('hex')}`;
+  await adminQuery(inject('adminUrl'), `create database ${database}`);
+  const pool = new pg.Pool({ connectionString: withDatabase(inject('adminUrl'), database), max: 1 });
+  try {
+    await work(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
 describe('migrations', () => {
   it('apply exactly once when several processes start together', async () => {
     const database = `oms_t_${inject('runId')}_mig_${randomBytes(3).toString('hex')}`;
@@ -39,23 +51,15 @@ describe('migrations', () => {
   });
 
   it('refuse to start when an applied migration was edited', async () => {
-    const database = `oms_t_${inject('runId')}_mig_${randomBytes(3).toString('hex')}`;
-    await adminQuery(inject('adminUrl'), `create database ${database}`);
-    const pool = new pg.Pool({ connectionString: withDatabase(inject('adminUrl'), database), max: 1 });
-    try {
+    await withEmptyDatabase(async (pool) => {
       await migrate(pool);
       await pool.query(`update schema_migrations set checksum = 'edited' where version = '0001_foundation'`);
       await expect(migrate(pool)).rejects.toThrow(/0001_foundation was changed/);
-    } finally {
-      await pool.end();
-    }
+    });
   });
 
   it('upgrade a ledger written before 0009: the world keeps no cached balance, wallets name their accounts, the books still balance', async () => {
-    const database = `oms_t_${inject('runId')}_mig_${randomBytes(3).toString('hex')}`;
-    await adminQuery(inject('adminUrl'), `create database ${database}`);
-    const pool = new pg.Pool({ connectionString: withDatabase(inject('adminUrl'), database), max: 1 });
-    try {
+    await withEmptyDatabase(async (pool) => {
       await migrateUntil(pool, '0008_wallets');
       const p = 'prj_upgrade';
       await pool.query(
@@ -97,16 +101,11 @@ describe('migrations', () => {
         { account_id: 'acc_wallet', total: '8.25' },
         { account_id: 'acc_world', total: '-8.25' },
       ]);
-    } finally {
-      await pool.end();
-    }
+    });
   });
 
   it('upgrade wallets opened before 0013: each gets its own hold account and names its fee account; the unused shared holds go', async () => {
-    const database = `oms_t_${inject('runId')}_mig_${randomBytes(3).toString('hex')}`;
-    await adminQuery(inject('adminUrl'), `create database ${database}`);
-    const pool = new pg.Pool({ connectionString: withDatabase(inject('adminUrl'), database), max: 1 });
-    try {
+    await withEmptyDatabase(async (pool) => {
       await migrateUntil(pool, '0012_webhooks');
       const p = 'prj_upgrade';
       await pool.query(
@@ -150,8 +149,6 @@ describe('migrations', () => {
       await expect(
         pool.query(`insert into ledger_accounts (project_id, mode, id, kind, asset, chain, wallet_id, scale, allow_negative, balance, created_at) values ($1, 'sandbox', 'acc_x', 'in_flight', 'usdc', 'ethereum', null, 6, false, 0, now())`, [p]),
       ).rejects.toThrow(/ledger_accounts_wallet_owned/);
-    } finally {
-      await pool.end();
-    }
+    });
   });
 });

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { quoteBody } from './support/money.js';
-import { callApi as call, childEnv, cleanUp, firstKey, sigterm, spawnCli, spawnServer, tempRoot, tokenResponse, waitReady, type ServerProcess } from './support/processes.js';
+import { callApi as call, childEnv, cleanUp, firstKey, sigterm, spawnCli, spawnLoadedServer, tempRoot, tokenResponse, waitReady, type ServerProcess } from './support/processes.js';
 
 /**
  * Issue 6: sends survive crashes. kill -9 the server five times while 500 keyed sends run (a
@@ -26,10 +26,7 @@ const OUTSIDE = '0x52908400098527886E0F7030069857D2E4169EE7';
 afterEach(cleanUp);
 
 function startServer(dataDir: string): Promise<ServerProcess> {
-  return spawnServer(dataDir, {
-    OMS_LOG_LEVEL: 'warn',
-    OMS_RATE_LIMIT_PER_SECOND: '1000000',
-    OMS_RATE_LIMIT_BURST: '1000000',
+  return spawnLoadedServer(dataDir, {
     // A retry after the last restart must still find its quote open.
     OMS_QUOTE_TTL_SECONDS: '3600',
     OMS_SIMULATED_CHAIN_CONFIRMATION_MS: '200',

@@ -59,6 +59,17 @@ async function holdAccountsAllEmpty(): Promise<void> {
   expect(rows).toEqual([]);
 }
 
+/** Another settlement worker on the app's database, as a second process would run one. */
+function secondWorker(): SettlementWorker {
+  return createSettlementWorker({
+    db: t.db,
+    listenTo: { connectionString: t.databaseUrl },
+    adapter: createSimulatedChain({ confirmationMs: 0 }),
+    log: t.app.log as any,
+    pollMs: 20,
+  });
+}
+
 it('100 concurrent acceptances of one quote: one 201, 99 quote_not_open, one row, one debit', async () => {
   const from = await fundedWallet(t.api, '100');
   const to = await fundedWallet(t.api, '0');
@@ -123,13 +134,7 @@ it('100 concurrent sends from a wallet that can pay for exactly 10: 10 × 201, 9
 });
 
 it('two settlement workers racing over a backlog of 200 internal and 50 external sends settle each exactly once', async () => {
-  const second: SettlementWorker = createSettlementWorker({
-    db: t.db,
-    listenTo: { connectionString: t.databaseUrl },
-    adapter: createSimulatedChain({ confirmationMs: 0 }),
-    log: t.app.log as any,
-    pollMs: 20,
-  });
+  const second = secondWorker();
   const senders = await Promise.all(Array.from({ length: 10 }, () => fundedWallet(t.api, '1000')));
   const recipients = await Promise.all(Array.from({ length: 5 }, () => fundedWallet(t.api, '0')));
 
@@ -210,13 +215,7 @@ it('two settlement workers racing over a backlog of 200 internal and 50 external
 });
 
 it('an operator failing transfers while two workers settle them: each ends exactly once, as the winner of the race says', async () => {
-  const second = createSettlementWorker({
-    db: t.db,
-    listenTo: { connectionString: t.databaseUrl },
-    adapter: createSimulatedChain({ confirmationMs: 0 }),
-    log: t.app.log as any,
-    pollMs: 20,
-  });
+  const second = secondWorker();
   const senders = await Promise.all(Array.from({ length: 4 }, () => fundedWallet(t.api, '500')));
   const recipient = await fundedWallet(t.api, '0');
   await t.settlement.stop();

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { callApi as call, childEnv, cleanUp, firstKey, sigterm, spawnCli, spawnServer, tempRoot, tokenResponse, waitReady, type ServerProcess } from './support/processes.js';
+import { callApi as call, childEnv, cleanUp, firstKey, sigterm, spawnCli, spawnLoadedServer, tempRoot, tokenResponse, waitReady, type ServerProcess } from './support/processes.js';
 
 /**
  * Issue 4: a deposit that was answered is durable, and one that was cut off by a crash can be
@@ -16,9 +16,7 @@ const KILL_AFTER = 150;
 
 afterEach(cleanUp);
 
-function startServer(dataDir: string): Promise<ServerProcess> {
-  return spawnServer(dataDir, { OMS_LOG_LEVEL: 'warn', OMS_RATE_LIMIT_PER_SECOND: '1000000', OMS_RATE_LIMIT_BURST: '1000000' });
-}
+const startServer = (dataDir: string): Promise<ServerProcess> => spawnLoadedServer(dataDir);
 
 
 describe('sandbox deposits across a crash', () => {

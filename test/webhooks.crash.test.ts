@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { callApi as call, cleanUp, firstKey, sigterm, spawnServer, tempRoot, tokenResponse, waitReady, type ServerProcess } from './support/processes.js';
+import { callApi as call, cleanUp, firstKey, sigterm, spawnLoadedServer, tempRoot, tokenResponse, waitReady, type ServerProcess } from './support/processes.js';
 import { Receiver, until, verified } from './support/webhook-receiver.js';
 
 /**
@@ -25,10 +25,7 @@ afterEach(cleanUp);
 afterAll(() => receiver.close());
 
 function startServer(dataDir: string): Promise<ServerProcess> {
-  return spawnServer(dataDir, {
-    OMS_LOG_LEVEL: 'warn',
-    OMS_RATE_LIMIT_PER_SECOND: '1000000',
-    OMS_RATE_LIMIT_BURST: '1000000',
+  return spawnLoadedServer(dataDir, {
     OMS_WEBHOOK_ALLOW_HTTP_LOOPBACK: '1',
     OMS_WEBHOOK_POLL_MS: '50',
   });

@@ -84,6 +84,23 @@ export async function insertEntry(
   return new Map(rows.map((r) => [r.account_id, r.balance]));
 }
 
+export interface EntryInput {
+  id: string;
+  kind: string;
+  reference: string | null;
+  postings: readonly PostingInput[];
+}
+
+/** Writes several entries and all their postings in one round trip (`ledger_post_entries`, migration 0013). */
+export async function insertEntries(trx: Transaction<Database>, scope: Scope, entries: readonly EntryInput[], at: Date): Promise<void> {
+  const legs = entries.flatMap((entry, i) => entry.postings.map((posting) => ({ entry: i + 1, ...posting })));
+  await sql`
+    select ledger_post_entries(
+      ${scope.projectId}, ${scope.mode}, ${at},
+      ${entries.map((e) => e.id)}::text[], ${entries.map((e) => e.kind)}::text[], ${entries.map((e) => e.reference)}::text[],
+      ${legs.map((l) => l.entry)}::integer[], ${legs.map((l) => l.accountId)}::text[], ${legs.map((l) => l.asset)}::text[], ${legs.map((l) => l.amount)}::numeric[])`.execute(trx);
+}
+
 export async function findAccount(db: Db, scope: Scope, id: string): Promise<AccountRow | undefined> {
   return db
     .selectFrom('ledger_accounts')

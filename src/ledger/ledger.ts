@@ -44,21 +44,44 @@ export interface Posted {
   balances: ReadonlyMap<string, string>;
 }
 
-export async function post(trx: Transaction<Database>, scope: Scope, movement: Movement, at = new Date()): Promise<Posted> {
+function toEntry(movement: Movement): repo.EntryInput {
   const postings = [...movement.legs]
     .sort((a, b) => (a.account.id < b.account.id ? -1 : a.account.id > b.account.id ? 1 : 0))
     .map((leg) => ({ accountId: leg.account.id, asset: leg.account.asset, amount: leg.amount }));
-  const entryId = randomUUID();
+  return { id: randomUUID(), kind: movement.kind, reference: movement.reference ?? null, postings };
+}
+
+/** The database's refusals, as the domain names them. */
+function refusal(err: unknown): unknown {
+  if (isCheckViolation(err, 'ledger_accounts_not_negative')) return new DomainError('insufficient_funds', 'the balance does not cover this amount');
+  if (isCheckViolation(err, 'ledger_accounts_accept_nothing')) return new DomainError('conflict', 'the wallet is closed: no money moves in or out');
+  if (isCheckViolation(err, 'ledger_accounts_accept_credits_only')) return new DomainError('conflict', 'the wallet is suspended: no money moves out');
+  return err;
+}
+
+export async function post(trx: Transaction<Database>, scope: Scope, movement: Movement, at = new Date()): Promise<Posted> {
+  const entry = toEntry(movement);
   try {
-    const after = await repo.insertEntry(trx, scope, { id: entryId, kind: movement.kind, reference: movement.reference ?? null, postings }, at);
+    const after = await repo.insertEntry(trx, scope, entry, at);
     const balances = new Map<string, string>();
     for (const [accountId, balance] of after) if (balance !== null) balances.set(accountId, balance);
-    return { entryId, balances };
+    return { entryId: entry.id, balances };
   } catch (err) {
-    if (isCheckViolation(err, 'ledger_accounts_not_negative')) throw new DomainError('insufficient_funds', 'the balance does not cover this amount');
-    if (isCheckViolation(err, 'ledger_accounts_accept_nothing')) throw new DomainError('conflict', 'the wallet is closed: no money moves in or out');
-    if (isCheckViolation(err, 'ledger_accounts_accept_credits_only')) throw new DomainError('conflict', 'the wallet is suspended: no money moves out');
-    throw err;
+    throw refusal(err);
+  }
+}
+
+/**
+ * Posts several movements of one scope in one round trip, all or none. Their accounts' row
+ * locks are taken in the order of the legs, entry after entry: a caller posting movements that
+ * share accounts with concurrent work locks those accounts first, in id order.
+ */
+export async function postAll(trx: Transaction<Database>, scope: Scope, movements: readonly Movement[], at = new Date()): Promise<void> {
+  if (movements.length === 0) return;
+  try {
+    await repo.insertEntries(trx, scope, movements.map(toEntry), at);
+  } catch (err) {
+    throw refusal(err);
   }
 }
 

@@ -131,6 +131,14 @@ export async function spawnServer(dataDir: string, extraEnv: Record<string, stri
   return { child, port, dataDir, stdout: () => out, stderr: () => err, exited };
 }
 
+/**
+ * A server for load and crash tests: quiet (warnings only), and without a per-key rate limit,
+ * which the load deliberately exceeds (a 429 would only hide writes).
+ */
+export function spawnLoadedServer(dataDir: string, extraEnv: Record<string, string> = {}): Promise<ServerProcess> {
+  return spawnServer(dataDir, { OMS_LOG_LEVEL: 'warn', OMS_RATE_LIMIT_PER_SECOND: '1000000', OMS_RATE_LIMIT_BURST: '1000000', ...extraEnv });
+}
+
 /** Polls /readyz until 200; fails early if the server exits first. */
 export async function waitReady(server: ServerProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

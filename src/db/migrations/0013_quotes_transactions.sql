@@ -145,3 +145,23 @@ create trigger transactions_notify_settlement after insert on transactions
 
 -- An operator reads a transaction's entries (hold, settlement or refund) by the transaction id they reference.
 create index journal_entries_by_reference on journal_entries (project_id, mode, reference) where reference is not null;
+
+-- 4. Settlement writes many entries at once: the batch's entries and all their postings in one
+--    call (one round trip instead of one per entry), so the accounts a batch has locked are held
+--    for as short a time as possible. `p_entry_of` gives each leg its entry (1-based, into
+--    p_entry_ids); legs keep their order within an entry, and the balance check, per statement,
+--    sees every entry of the batch.
+create function ledger_post_entries(
+  p_project_id text, p_mode text, p_at timestamptz,
+  p_entry_ids text[], p_kinds text[], p_references text[],
+  p_entry_of integer[], p_accounts text[], p_assets text[], p_amounts numeric[]
+) returns void language plpgsql as $$
+begin
+  insert into journal_entries (project_id, mode, id, kind, reference, created_at)
+  select p_project_id, p_mode, e.id, e.kind, e.reference, p_at
+    from unnest(p_entry_ids, p_kinds, p_references) as e(id, kind, reference);
+  insert into ledger_postings (project_id, mode, entry_id, seq, account_id, asset, amount, created_at)
+  select p_project_id, p_mode, p_entry_ids[leg.entry], (row_number() over (partition by leg.entry order by leg.ord) - 1)::smallint, leg.account, leg.asset, leg.amount, p_at
+    from unnest(p_entry_of, p_accounts, p_assets, p_amounts) with ordinality as leg(entry, account, asset, amount, ord)
+   order by leg.ord;
+end $$;

@@ -4,7 +4,7 @@ import { assertId } from '../../domain/ids.js';
 import type { Scope } from '../../domain/scope.js';
 import { isoTimestamp } from '../../http/schema-helpers.js';
 import * as ledger from '../../ledger/ledger.js';
-import { finish, recordEventsOf } from '../transactions/settlement.js';
+import { finishAll } from '../transactions/settlement.js';
 import * as transactions from '../transactions/transactions.repo.js';
 import { toTransactionView } from '../transactions/transactions.view.js';
 import type { TransactionView } from '../transactions/transactions.schemas.js';
@@ -52,8 +52,7 @@ export function createTransactionOperations({ db }: { db: Db }): TransactionOper
         const record = await transactions.lockProcessing(trx, scope, transactionId);
         if (!record) throw new DomainError('conflict', 'only a processing transaction can be failed');
         const at = new Date();
-        const event = await finish(trx, record, { status: 'failed', ...OPERATOR_FAILURE }, at);
-        await recordEventsOf(trx, [{ scope, event }]);
+        await finishAll(trx, [{ record, outcome: { status: 'failed', ...OPERATOR_FAILURE } }], at);
         await recordAudit(trx, scope, { operator, action: 'failTransaction', customerId: record.sender_customer_id, reason, detail: { transactionId } }, at);
       });
       const failed = await transactions.findTransaction(db, scope, transactionId);

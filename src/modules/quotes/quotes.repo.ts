@@ -1,4 +1,4 @@
-import type { Selectable, Transaction } from 'kysely';
+import { sql, type Selectable, type Transaction } from 'kysely';
 import type { Db } from '../../db/database.js';
 import type { Database, QuotesTable } from '../../db/schema.js';
 import type { Scope } from '../../domain/scope.js';
@@ -18,4 +18,30 @@ export async function insertQuote(trx: Transaction<Database> | Db, scope: Scope,
 
 export async function findQuote(db: Db, scope: Scope, id: string): Promise<QuoteRow | undefined> {
   return db.selectFrom('quotes').selectAll().where('project_id', '=', scope.projectId).where('mode', '=', scope.mode).where('id', '=', id).executeTakeFirst();
+}
+
+export interface PartyWallet {
+  id: string;
+  customer_id: string;
+  asset: string;
+  chain: string;
+  status: string;
+}
+
+/** Who a quote is between, in one read: the customer's status, the source wallet and the destination wallet (when named), in this scope. */
+export async function findParties(
+  db: Db,
+  scope: Scope,
+  ids: { customerId: string; sourceWalletId: string; destinationWalletId: string | null },
+): Promise<{ customerStatus: string; source: PartyWallet | null; destination: PartyWallet | null } | undefined> {
+  const { rows } = await sql<{ customer_status: string; source: PartyWallet | null; destination: PartyWallet | null }>`
+    select c.status as customer_status,
+           case when sw.id is null then null else json_build_object('id', sw.id, 'customer_id', sw.customer_id, 'asset', sw.asset, 'chain', sw.chain, 'status', sw.status) end as source,
+           case when dw.id is null then null else json_build_object('id', dw.id, 'customer_id', dw.customer_id, 'asset', dw.asset, 'chain', dw.chain, 'status', dw.status) end as destination
+      from customers c
+      left join wallets sw on (sw.project_id, sw.mode, sw.id) = (c.project_id, c.mode, ${ids.sourceWalletId})
+      left join wallets dw on (dw.project_id, dw.mode, dw.id) = (c.project_id, c.mode, ${ids.destinationWalletId})
+     where c.project_id = ${scope.projectId} and c.mode = ${scope.mode} and c.id = ${ids.customerId}`.execute(db);
+  const row = rows[0];
+  return row && { customerStatus: row.customer_status, source: row.source, destination: row.destination };
 }

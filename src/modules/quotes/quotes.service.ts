@@ -7,8 +7,6 @@ import type { Scope } from '../../domain/scope.js';
 import { parsePositiveAmount } from '../../ledger/decimal-amount.js';
 import type { PricingTable } from '../../pricing/pricing-table.js';
 import { priceQuote } from '../../pricing/quote-pricing.js';
-import * as customers from '../customers/customers.repo.js';
-import * as wallets from '../wallets/wallets.repo.js';
 import * as repo from './quotes.repo.js';
 import type { QuoteCreateBody, QuoteView } from './quotes.schemas.js';
 import { toQuoteView } from './quotes.view.js';
@@ -40,7 +38,7 @@ export function createQuotesService({ assets, pricing, ttlSeconds }: QuotesDeps)
     return found;
   }
 
-  async function destinationOf(db: Db, scope: Scope, body: QuoteCreateBody, pair: AssetOnChain): Promise<Destination> {
+  function destinationOf(body: QuoteCreateBody, pair: AssetOnChain, wallet: repo.PartyWallet | null): Destination {
     const choice = body.destination.wallet;
     if ('externalAccount' in choice) throw new DomainError('unsupported_destination', 'external accounts are not supported yet: send to a wallet id or a blockchain address');
     if ('blockchainAddress' in choice) {
@@ -51,8 +49,6 @@ export function createQuotesService({ assets, pricing, ttlSeconds }: QuotesDeps)
       }
       return { walletId: null, address: getAddress(choice.blockchainAddress) };
     }
-    if (!isId('wallet', choice.id)) throw notFound('destination wallet');
-    const wallet = await wallets.findWallet(db, scope, choice.id);
     if (!wallet) throw notFound('destination wallet');
     if (wallet.asset !== pair.asset || wallet.chain !== pair.chain) {
       throw validationError('/destination/wallet/id', `is a ${wallet.asset} wallet on ${wallet.chain}, not ${pair.asset} on ${pair.chain}`);
@@ -69,10 +65,12 @@ export function createQuotesService({ assets, pricing, ttlSeconds }: QuotesDeps)
         throw validationError('/source/amount', 'exactly one of source.amount and destination.amount is required');
       }
       assertId('customer', body.customerId);
-      const standing = await customers.findCustomerStanding(db, scope, body.customerId);
-      if (!standing) throw notFound('customer');
       if (!isId('wallet', source.walletId)) throw notFound('source wallet');
-      const wallet = await wallets.findWallet(db, scope, source.walletId);
+      const named = 'id' in destination.wallet ? destination.wallet.id : null;
+      if (named !== null && !isId('wallet', named)) throw notFound('destination wallet');
+      const parties = await repo.findParties(db, scope, { customerId: body.customerId, sourceWalletId: source.walletId, destinationWalletId: named });
+      if (!parties) throw notFound('customer');
+      const wallet = parties.source;
       if (!wallet) throw notFound('source wallet');
       if (wallet.customer_id !== body.customerId) throw validationError('/source/walletId', 'is not a wallet of this customer');
       if (wallet.asset !== source.asset || wallet.chain !== source.network) {
@@ -82,8 +80,8 @@ export function createQuotesService({ assets, pricing, ttlSeconds }: QuotesDeps)
       const to = supported(destination.asset, destination.network, '/destination');
       const exchangeRate = pricing.exchangeRate(from.asset, to.asset);
       if (exchangeRate === undefined) throw new DomainError('unsupported_asset', `no rate from ${from.asset} to ${to.asset}`);
-      const target = await destinationOf(db, scope, body, to);
-      if (standing.status !== 'active') throw new DomainError('customer_inactive', 'the customer is inactive and can send nothing');
+      const target = destinationOf(body, to, parties.destination);
+      if (parties.customerStatus !== 'active') throw new DomainError('customer_inactive', 'the customer is inactive and can send nothing');
       if (wallet.status !== 'active') throw new DomainError('conflict', `the source wallet is ${wallet.status}: no money moves out`);
 
       const fixedSide = source.amount !== undefined ? 'source' : 'destination';

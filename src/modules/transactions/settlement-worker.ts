@@ -8,7 +8,7 @@ import type { Scope } from '../../domain/scope.js';
 import { createNotifiedLoop } from '../../jobs/notified-loop.js';
 import * as ledger from '../../ledger/ledger.js';
 import type { OnChainTransfer, SettlementAdapter } from '../../settlement/settlement-adapter.js';
-import { finish, recordEventsOf, type Outcome } from './settlement.js';
+import { finishAll, type Ending, type Outcome } from './settlement.js';
 import { accountsLocked } from './settlement-movements.js';
 import * as repo from './transactions.repo.js';
 
@@ -36,10 +36,10 @@ const LEASE_SECONDS = 60;
 /** A drain ends after this many rounds even if work keeps coming due (an adapter that answers "ask again now"); the loop comes back. */
 const MAX_ROUNDS = 100;
 
-/** A settlement the ledger refused (the destination wallet closed meanwhile): it fails, and the funds return. */
+/** Settlements the ledger refused (a destination wallet closed meanwhile), with why. */
 class RefusedSettlement extends Error {
   constructor(
-    readonly record: repo.SettlementRecord,
+    readonly records: repo.SettlementRecord[],
     readonly reason: DomainError,
   ) {
     super(reason.message);
@@ -56,49 +56,46 @@ const scopeOf = (record: repo.SettlementRecord): Scope => ({ projectId: record.p
  * the transaction's row lock. Any number of workers, in any number of processes, share the work.
  */
 export function createSettlementWorker({ db, listenTo, adapter, log, pollMs }: SettlementWorkerDeps): SettlementWorker {
-  async function settle(records: repo.SettlementRecord[], trx: Transaction<Database>, outcome: (r: repo.SettlementRecord) => Outcome) {
-    await repo.lockAccounts(trx, records.flatMap((r) => accountsLocked(r).map((id) => ({ projectId: r.project_id, mode: r.mode, id }))));
-    const at = new Date();
-    const events = [];
-    for (const record of records) {
-      try {
-        events.push({ scope: scopeOf(record), event: await finish(trx, record, outcome(record), at) });
-      } catch (err) {
-        throw err instanceof DomainError ? new RefusedSettlement(record, err) : err;
-      }
-    }
-    await recordEventsOf(trx, events);
-  }
-
-  async function failRefused(refused: RefusedSettlement): Promise<void> {
-    await ledger.transaction(db, async (trx) => {
-      const record = await repo.lockProcessing(trx, scopeOf(refused.record), refused.record.id);
-      if (record) await settle([record], trx, () => ({ status: 'failed', code: 'destination_refused', message: refused.reason.message }));
-    });
+  /** Ends them under the locks of every account they touch, taken up front in id order. */
+  async function settle(trx: Transaction<Database>, endings: readonly Ending[]): Promise<void> {
+    await repo.lockAccounts(trx, endings.flatMap(({ record: r }) => accountsLocked(r).map((id) => ({ projectId: r.project_id, mode: r.mode, id }))));
+    await finishAll(trx, endings, new Date());
   }
 
   async function settleInternal(limit: number): Promise<number> {
     try {
       return await ledger.transaction(db, async (trx) => {
         const claimed = await repo.claimDueInternal(trx, limit);
-        if (claimed.length > 0) await settle(claimed, trx, () => ({ status: 'completed' }));
+        try {
+          if (claimed.length > 0) await settle(trx, claimed.map((record) => ({ record, outcome: { status: 'completed' } })));
+        } catch (err) {
+          throw err instanceof DomainError ? new RefusedSettlement(claimed, err) : err;
+        }
         return claimed.length;
       });
     } catch (err) {
       if (!(err instanceof RefusedSettlement)) throw err;
-      if (limit > 1) {
-        // One transfer of the batch was refused; the batch rolled back. One at a time finds it.
-        let settled = 0;
-        for (let i = 0; i < limit; i++) {
-          const n = await settleInternal(1);
-          if (n === 0) break;
-          settled += n;
-        }
-        return settled;
+      const [refused, ...others] = err.records;
+      if (others.length === 0) {
+        await failRefused(refused!, err.reason);
+        return 1;
       }
-      await failRefused(err);
-      return 1;
+      // The batch rolled back; one at a time finds the transfer the ledger refuses.
+      let settled = 0;
+      for (let i = 0; i < limit; i++) {
+        const n = await settleInternal(1);
+        if (n === 0) break;
+        settled += n;
+      }
+      return settled;
     }
+  }
+
+  async function failRefused(refused: repo.SettlementRecord, reason: DomainError): Promise<void> {
+    await ledger.transaction(db, async (trx) => {
+      const record = await repo.lockProcessing(trx, scopeOf(refused), refused.id);
+      if (record) await settle(trx, [{ record, outcome: { status: 'failed', code: 'destination_refused', message: reason.message } }]);
+    });
   }
 
   function transferOf(record: repo.SettlementRecord): OnChainTransfer {
@@ -130,7 +127,7 @@ export function createSettlementWorker({ db, listenTo, adapter, log, pollMs }: S
     await ledger.transaction(db, async (trx) => {
       // An operator may have ended it while the chain was asked.
       const locked = await repo.lockProcessing(trx, scope, record.id);
-      if (locked) await settle([locked], trx, () => outcome);
+      if (locked) await settle(trx, [{ record: locked, outcome }]);
     });
   }
 

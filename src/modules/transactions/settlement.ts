@@ -1,26 +1,41 @@
 import type { Transaction } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import type { Scope } from '../../domain/scope.js';
-import { newEvent, recordEvents, type OutboxEvent } from '../../events/outbox.js';
+import { newEvent, recordEvents } from '../../events/outbox.js';
 import * as ledger from '../../ledger/ledger.js';
 import { completionMovement, refundMovement } from './settlement-movements.js';
 import * as repo from './transactions.repo.js';
 import { toTransactionView } from './transactions.view.js';
 
-export type Outcome = { status: 'completed' } | { status: 'failed'; code: string; message: string };
+export type Outcome = repo.Outcome;
+
+export interface Ending {
+  record: repo.SettlementRecord;
+  outcome: Outcome;
+}
 
 /**
- * Ends a processing transaction, in the caller's transaction and under its row lock: the
- * ledger entry (the held funds delivered, or returned), the final status, and the event
- * that reports it. Returns the event, which the caller writes (a batch writes all of its
- * events in one statement).
+ * Ends processing transactions, in the caller's transaction and under their row locks: the
+ * ledger entries (held funds delivered, or returned), the final statuses, and the events that
+ * report them; per scope, one statement each, however many transactions end together.
  */
-export async function finish(trx: Transaction<Database>, record: repo.SettlementRecord, outcome: Outcome, at: Date): Promise<OutboxEvent> {
-  const scope: Scope = { projectId: record.project_id, mode: record.mode };
-  await ledger.post(trx, scope, outcome.status === 'completed' ? completionMovement(record) : refundMovement(record), at);
-  const final: repo.Outcome = outcome.status === 'completed' ? { status: 'completed', at } : { ...outcome, at };
-  await repo.finalize(trx, scope, record.id, final);
-  const view = toTransactionView({
+export async function finishAll(trx: Transaction<Database>, endings: readonly Ending[], at: Date): Promise<void> {
+  const byScope = new Map<string, { scope: Scope; endings: Ending[] }>();
+  for (const ending of endings) {
+    const key = `${ending.record.project_id}/${ending.record.mode}`;
+    const group = byScope.get(key) ?? { scope: { projectId: ending.record.project_id, mode: ending.record.mode }, endings: [] };
+    group.endings.push(ending);
+    byScope.set(key, group);
+  }
+  for (const { scope, endings: group } of byScope.values()) {
+    await ledger.postAll(trx, scope, group.map(({ record, outcome }) => (outcome.status === 'completed' ? completionMovement(record) : refundMovement(record))), at);
+    await repo.finalizeAll(trx, scope, group.map(({ record, outcome }) => ({ id: record.id, outcome })), at);
+    await recordEvents(trx, scope, group.map(({ record, outcome }) => newEvent(`transaction.${record.type}.${outcome.status}`, endedView(record, outcome, at), at)));
+  }
+}
+
+function endedView(record: repo.SettlementRecord, outcome: Outcome, at: Date) {
+  return toTransactionView({
     ...record,
     status: outcome.status,
     sub_status: null,
@@ -29,17 +44,4 @@ export async function finish(trx: Transaction<Database>, record: repo.Settlement
     failure_message: outcome.status === 'failed' ? outcome.message : null,
     updated_at: at,
   });
-  return newEvent(`transaction.${record.type}.${outcome.status}`, view, at);
-}
-
-/** Writes events of possibly several scopes, one statement per scope. */
-export async function recordEventsOf(trx: Transaction<Database>, events: readonly { scope: Scope; event: OutboxEvent }[]): Promise<void> {
-  const byScope = new Map<string, { scope: Scope; events: OutboxEvent[] }>();
-  for (const { scope, event } of events) {
-    const key = `${scope.projectId}/${scope.mode}`;
-    const group = byScope.get(key) ?? { scope, events: [] };
-    group.events.push(event);
-    byScope.set(key, group);
-  }
-  for (const group of byScope.values()) await recordEvents(trx, group.scope, group.events);
 }

@@ -171,20 +171,52 @@ export interface SettlementRecord extends TransactionRecord {
   destination_external_account_id: string | null;
 }
 
-function forSettlement(db: Db) {
-  return withQuote(db)
-    .innerJoin('wallets as sw', (join) => join.onRef('sw.project_id', '=', 'q.project_id').onRef('sw.mode', '=', 'q.mode').onRef('sw.id', '=', 'q.source_wallet_id'))
-    .leftJoin('wallets as dw', (join) => join.onRef('dw.project_id', '=', 'q.project_id').onRef('dw.mode', '=', 'q.mode').onRef('dw.id', '=', 'q.destination_wallet_id'))
-    .select([
-      't.project_id',
-      't.mode',
-      'sw.ledger_account_id as source_account_id',
-      'sw.hold_account_id',
-      'sw.fees_account_id',
-      'sw.external_account_id as source_external_account_id',
-      'dw.ledger_account_id as destination_account_id',
-      'dw.external_account_id as destination_external_account_id',
-    ]);
+type ClaimedRow = TransactionColumns & { project_id: string; mode: Mode };
+
+/** A column name without its table alias ('t.id' → 'id'). */
+type Unaliased<C extends string> = C extends `${string}.${infer Column}` ? Column : never;
+const unaliased = <C extends string>(column: C) => column.slice(column.indexOf('.') + 1) as Unaliased<C>;
+
+const CLAIMED_COLUMNS = ['project_id', 'mode', ...TRANSACTION_COLUMNS.map(unaliased)] as const;
+
+const key = (projectId: string, mode: string, id: string) => `${projectId}/${mode}/${id}`;
+
+/**
+ * Completes claimed rows with their quotes' prices and their wallets' accounts, reading each
+ * table by primary key on its own. (One join over the four tables was planned from a young
+ * table's statistics as a scan of every quote of the project for every claimed row: seconds
+ * per claim once a few thousand transactions existed.)
+ */
+async function withParties(db: Db, rows: readonly ClaimedRow[]): Promise<SettlementRecord[]> {
+  if (rows.length === 0) return [];
+  const quotes = await db
+    .selectFrom('quotes')
+    .select(['project_id', 'mode', 'id', ...QUOTE_COLUMNS.map(unaliased)])
+    .where(({ eb, refTuple, tuple }) => eb(refTuple('project_id', 'mode', 'id'), 'in', rows.map((r) => tuple(r.project_id, r.mode, r.quote_id))))
+    .execute();
+  const quoteOf = new Map(quotes.map((q) => [key(q.project_id, q.mode, q.id), q]));
+  const walletKeys = quotes.flatMap((q) => [q.source_wallet_id, q.destination_wallet_id].filter((id): id is string => id !== null).map((id) => [q.project_id, q.mode, id] as const));
+  const wallets = await db
+    .selectFrom('wallets')
+    .select(['project_id', 'mode', 'id', 'ledger_account_id', 'hold_account_id', 'fees_account_id', 'external_account_id'])
+    .where(({ eb, refTuple, tuple }) => eb(refTuple('project_id', 'mode', 'id'), 'in', walletKeys.map(([p, m, id]) => tuple(p, m, id))))
+    .execute();
+  const walletOf = new Map(wallets.map((w) => [key(w.project_id, w.mode, w.id), w]));
+  return rows.map((row) => {
+    const { project_id: _p, mode: _m, id: _id, ...quote } = quoteOf.get(key(row.project_id, row.mode, row.quote_id))!;
+    const source = walletOf.get(key(row.project_id, row.mode, quote.source_wallet_id))!;
+    const destination = quote.destination_wallet_id === null ? undefined : walletOf.get(key(row.project_id, row.mode, quote.destination_wallet_id));
+    return {
+      ...row,
+      ...quote,
+      source_account_id: source.ledger_account_id,
+      hold_account_id: source.hold_account_id,
+      fees_account_id: source.fees_account_id,
+      source_external_account_id: source.external_account_id,
+      destination_account_id: destination?.ledger_account_id ?? null,
+      destination_external_account_id: destination?.external_account_id ?? null,
+    };
+  });
 }
 
 /**
@@ -193,15 +225,18 @@ function forSettlement(db: Db) {
  * (A transfer inside the server is the one with a recipient customer.)
  */
 export async function claimDueInternal(trx: Transaction<Database>, limit: number): Promise<SettlementRecord[]> {
-  return forSettlement(trx)
-    .where('t.status', '=', 'processing')
-    .where('t.settle_after', '<=', sql<Date>`now()`)
-    .where('t.recipient_customer_id', 'is not', null)
-    .orderBy('t.settle_after')
+  const rows = await trx
+    .selectFrom('transactions')
+    .select(CLAIMED_COLUMNS)
+    .where('status', '=', 'processing')
+    .where('settle_after', '<=', sql<Date>`now()`)
+    .where('recipient_customer_id', 'is not', null)
+    .orderBy('settle_after')
     .limit(limit)
-    .forUpdate('t')
+    .forUpdate()
     .skipLocked()
     .execute();
+  return withParties(trx, rows);
 }
 
 /**
@@ -228,23 +263,23 @@ export async function leaseDueOnChain(db: Db, limit: number, leaseSeconds: numbe
           .skipLocked() as never,
       ),
     )
-    .returning(['project_id', 'mode', 'id'])
+    .returning(CLAIMED_COLUMNS)
     .execute();
-  if (leased.length === 0) return [];
-  return forSettlement(db)
-    .where(({ eb, refTuple, tuple }) => eb(refTuple('t.project_id', 't.mode', 't.id'), 'in', leased.map((r) => tuple(r.project_id, r.mode, r.id))))
-    .execute();
+  return withParties(db, leased);
 }
 
 /** The transaction again, under its row lock, if it is still processing: what a worker or an operator finalizes. */
 export async function lockProcessing(trx: Transaction<Database>, scope: Scope, id: string): Promise<SettlementRecord | undefined> {
-  return forSettlement(trx)
-    .where('t.project_id', '=', scope.projectId)
-    .where('t.mode', '=', scope.mode)
-    .where('t.id', '=', id)
-    .where('t.status', '=', 'processing')
-    .forUpdate('t')
-    .executeTakeFirst();
+  const rows = await trx
+    .selectFrom('transactions')
+    .select(CLAIMED_COLUMNS)
+    .where('project_id', '=', scope.projectId)
+    .where('mode', '=', scope.mode)
+    .where('id', '=', id)
+    .where('status', '=', 'processing')
+    .forUpdate()
+    .execute();
+  return (await withParties(trx, rows))[0];
 }
 
 /** Locks ledger accounts in id order, the order every posting takes them in, so a batch never waits in a cycle. */
@@ -259,26 +294,19 @@ export async function lockAccounts(trx: Transaction<Database>, accounts: readonl
     .execute();
 }
 
-export type Outcome =
-  | { status: 'completed'; at: Date }
-  | { status: 'failed'; at: Date; code: string; message: string };
+export type Outcome = { status: 'completed' } | { status: 'failed'; code: string; message: string };
 
-export async function finalize(trx: Transaction<Database>, scope: Scope, id: string, outcome: Outcome): Promise<void> {
-  await trx
-    .updateTable('transactions')
-    .set({
-      status: outcome.status,
-      sub_status: null,
-      locked_until: null,
-      completed_at: outcome.status === 'completed' ? outcome.at : null,
-      failure_code: outcome.status === 'failed' ? outcome.code : null,
-      failure_message: outcome.status === 'failed' ? outcome.message : null,
-      updated_at: outcome.at,
-    })
-    .where('project_id', '=', scope.projectId)
-    .where('mode', '=', scope.mode)
-    .where('id', '=', id)
-    .execute();
+/** Ends the given transactions, each with its outcome, in one statement. */
+export async function finalizeAll(trx: Transaction<Database>, scope: Scope, ended: readonly { id: string; outcome: Outcome }[], at: Date): Promise<void> {
+  const failure = (o: Outcome) => (o.status === 'failed' ? o : undefined);
+  await sql`
+    update transactions t
+       set status = u.status, sub_status = null, locked_until = null, updated_at = ${at},
+           completed_at = case when u.status = 'completed' then ${at}::timestamptz end,
+           failure_code = u.code, failure_message = u.message
+      from unnest(${ended.map((e) => e.id)}::text[], ${ended.map((e) => e.outcome.status)}::text[],
+                  ${ended.map((e) => failure(e.outcome)?.code ?? null)}::text[], ${ended.map((e) => failure(e.outcome)?.message ?? null)}::text[]) as u(id, status, code, message)
+     where t.project_id = ${scope.projectId} and t.mode = ${scope.mode} and t.id = u.id`.execute(trx);
 }
 
 /** Records what the chain said short of an outcome (submitted, still pending) and when to look again; releases the lease. */
