@@ -244,6 +244,53 @@ describe('movements', () => {
   }, 60_000);
 });
 
+describe('several movements posted at once (postAll, as settlement does)', () => {
+  const entriesOf = async (reference: string) =>
+    (await t.pool.query(`select e.kind, count(p.*)::int as legs from journal_entries e join ledger_postings p on (p.project_id, p.mode, p.entry_id) = (e.project_id, e.mode, e.id) where e.reference = $1 group by e.id, e.kind order by e.kind`, [reference])).rows;
+
+  it('writes one entry per movement, each with its own legs, and moves every balance', async () => {
+    const [a, b, c, world] = [await wallet(), await wallet(), await wallet(), await external()];
+    await move(world, a, '10');
+    const reference = `batch-${n++}`;
+    await ledger.transaction(t.db, (trx) =>
+      ledger.postAll(trx, scope, [
+        { kind: 'first', reference, legs: [{ account: a, amount: '-4' }, { account: b, amount: '3' }, { account: c, amount: '1' }] },
+        { kind: 'second', reference, legs: [{ account: a, amount: '-2.5' }, { account: world, amount: '2.5' }] },
+      ]),
+    );
+    expect([await balanceOf(a), await balanceOf(b), await balanceOf(c)]).toEqual(['3.5', '3', '1']);
+    expect(await entriesOf(reference)).toEqual([
+      { kind: 'first', legs: 3 },
+      { kind: 'second', legs: 2 },
+    ]);
+    expect(await ledger.reconcile(t.db)).toEqual({ balanceDifferences: [], unbalancedEntries: [] });
+  });
+
+  it('refuses the whole batch when one movement would overdraw, or one entry does not balance, even if the batch as a whole sums to zero', async () => {
+    const [a, b, world] = [await wallet(), await wallet(), await external()];
+    await move(world, a, '5');
+    const reference = `batch-${n++}`;
+    await expect(
+      ledger.transaction(t.db, (trx) =>
+        ledger.postAll(trx, scope, [
+          { kind: 'fine', reference, legs: [{ account: a, amount: '-1' }, { account: b, amount: '1' }] },
+          { kind: 'overdraws', reference, legs: [{ account: b, amount: '-2' }, { account: a, amount: '2' }] },
+        ]),
+      ),
+    ).rejects.toMatchObject({ code: 'insufficient_funds' });
+    await expect(
+      ledger.transaction(t.db, (trx) =>
+        ledger.postAll(trx, scope, [
+          { kind: 'short', reference, legs: [{ account: a, amount: '-1' }, { account: b, amount: '0.5' }] },
+          { kind: 'long', reference, legs: [{ account: world, amount: '-0.5' }, { account: b, amount: '1' }] },
+        ]),
+      ),
+    ).rejects.toThrow(/does not balance/);
+    expect([await balanceOf(a), await balanceOf(b)]).toEqual(['5', '0']);
+    expect(await entriesOf(reference)).toEqual([]);
+  });
+});
+
 describe('ledger properties (fast-check, against an in-memory model)', () => {
   /** Amounts as integer hundredths in the model: BigInt, never a float. */
   const amount = fc.bigInt({ min: 1n, max: 50_000n });
