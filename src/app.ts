@@ -119,7 +119,7 @@ export async function buildApp({ config, db, keyring, custody, resolver = system
     api.addHook('onRequest', authenticate(tokens, limits));
     await api.register(customersRoutes(db, createCustomersService({ keyring, assets })));
     await api.register(walletsRoutes(db, wallets));
-    await api.register(quotesRoutes(db, createQuotesService({ assets, pricing: readPricingTable(config.pricingFile), ttlSeconds: config.quoteTtlSeconds })));
+    await api.register(quotesRoutes(db, createQuotesService({ assets, pricing: readPricingTable(config.pricingFile, { feeDecimals: assets.fewestDecimals() }), ttlSeconds: config.quoteTtlSeconds })));
     await api.register(transactionsRoutes(db, createTransactionsService()));
     await api.register(sandboxRoutes(db, controls, wallets));
     await api.register(eventsRoutes(db, createEventsService()));

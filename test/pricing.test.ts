@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readAssetCatalogue } from '../src/domain/assets.js';
 import { DomainError } from '../src/domain/errors.js';
 import { readPricingTable } from '../src/pricing/pricing-table.js';
 import { normalizeDecimal, priceQuote, type Priced, type PricingRequest } from '../src/pricing/quote-pricing.js';
@@ -777,6 +778,25 @@ describe('readPricingTable', () => {
 
     it('a percentage just below 100 is accepted', () => {
       expect(readPricingTable(file(table({ fees: { cryptoToCrypto: { percentage: '99.999', fixed: '0' } } }))).fee(PROJECT, 'cryptoToCrypto').percentage).toBe('99.999');
+    });
+  });
+
+  describe('fixed fees fit every supported asset', () => {
+    const fixedFee = (fixed: string) => file(table({ fees: { cryptoToCrypto: { percentage: '0', fixed } }, projects: { [PROJECT]: { fees: { cryptoToCrypto: { percentage: '0', fixed: '0' } } } } }));
+
+    it('takes a fixed fee with as many decimals as the asset with the fewest', () => {
+      expect(readPricingTable(fixedFee('0.123456'), { feeDecimals: 6 }).fee(OTHER_PROJECT, 'cryptoToCrypto').fixed).toBe('0.123456');
+    });
+
+    it('refuses, at start, one with more (it could be charged in no asset that has fewer)', () => {
+      expect(() => readPricingTable(fixedFee('0.1234567'), { feeDecimals: 6 })).toThrow(/\/fees\/cryptoToCrypto\/fixed has more than 6 decimals/);
+      expect(() => readPricingTable(fixedFee('0.25'), { feeDecimals: 0 })).toThrow(/fixed has more than 0 decimals/);
+    });
+
+    it('the bundled assets have 6 decimals at the fewest, and the bundled pricing fits them', () => {
+      const assets = readAssetCatalogue();
+      expect(assets.fewestDecimals()).toBe(6);
+      expect(() => readPricingTable(undefined, { feeDecimals: assets.fewestDecimals() })).not.toThrow();
     });
   });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AssetCatalogue } from '../src/domain/assets.js';
 import { valueHolding } from '../src/modules/wallets/valuation.js';
 
-const catalogue = (prices: Record<string, string>): AssetCatalogue => ({ find: () => undefined, priceUsd: (asset) => prices[asset] });
+const catalogue = (prices: Record<string, string>): AssetCatalogue => ({ find: () => undefined, priceUsd: (asset) => prices[asset], fewestDecimals: () => 6 });
 
 describe('valueHolding', () => {
   it.each([

@@ -34,6 +34,8 @@ export interface AssetOnChain {
 export interface AssetCatalogue {
   find(asset: string, chain: string): AssetOnChain | undefined;
   priceUsd(asset: string): string | undefined;
+  /** The decimals of the supported pair that has the fewest: what an amount valid for every pair may carry. */
+  fewestDecimals(): number;
 }
 
 const BUNDLED_ASSETS = path.join(packageRoot, 'data', 'assets.json');
@@ -52,5 +54,6 @@ export function readAssetCatalogue(file = BUNDLED_ASSETS): AssetCatalogue {
       return entry && onChain ? { asset, chain, contract: onChain.contract, decimals: onChain.decimals, priceUsd: entry.priceUsd } : undefined;
     },
     priceUsd: (asset) => (Object.hasOwn(assets, asset) ? assets[asset]!.priceUsd : undefined),
+    fewestDecimals: () => Math.min(...Object.values(assets).flatMap((entry) => Object.values(entry.chains).map((onChain) => onChain.decimals))),
   };
 }

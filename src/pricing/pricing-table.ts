@@ -42,7 +42,13 @@ const isBelow = (value: string, limit: bigint): boolean => {
   return units < limit * 10n ** BigInt(scale);
 };
 
-export function readPricingTable(file = BUNDLED_PRICING): PricingTable {
+/**
+ * `feeDecimals`: how many decimals a fixed fee may have. A fixed fee is charged in whatever the
+ * source asset is, so it must fit the supported asset with the fewest (the server passes
+ * `AssetCatalogue.fewestDecimals()`); one that does not is refused here, at start, rather
+ * than failing every quote it would price.
+ */
+export function readPricingTable(file = BUNDLED_PRICING, { feeDecimals }: { feeDecimals: number } = { feeDecimals: 18 }): PricingTable {
   const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
   const problem = (where: string, message: string) => new Error(`${file}: ${where} ${message}`);
   if (!Value.Check(PricingFile, parsed)) {
@@ -60,6 +66,7 @@ export function readPricingTable(file = BUNDLED_PRICING): PricingTable {
   const checkFees = (fees: Static<typeof Fees>, where: string) => {
     for (const [type, schedule] of Object.entries(fees)) {
       if (!isBelow(schedule.percentage, 100n)) throw problem(`${where}/${type}/percentage`, 'must be below 100');
+      if (toUnits(schedule.fixed).scale > feeDecimals) throw problem(`${where}/${type}/fixed`, `has more than ${feeDecimals} decimals, more than a supported asset has`);
     }
   };
   checkFees(pricing.fees, '/fees');
