@@ -107,7 +107,6 @@ export const findAccount = repo.findAccount;
 export const setAccepts = repo.setAccepts;
 export const accountPostings = repo.accountPostings;
 export const entriesFor = repo.entriesFor;
-export type EntryWithPostings = repo.EntryWithPostings;
 export type PostingLine = repo.PostingLine;
 
 export interface Reconciliation {

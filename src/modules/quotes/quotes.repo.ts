@@ -1,6 +1,6 @@
-import { sql, type Selectable, type Transaction } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Db } from '../../db/database.js';
-import type { Database, QuotesTable } from '../../db/schema.js';
+import type { QuotesTable } from '../../db/schema.js';
 import type { Scope } from '../../domain/scope.js';
 
 /** SQL for quotes; every query is confined to one scope. Amounts are stored at their asset's decimals and read back as written. */
@@ -9,8 +9,8 @@ export type QuoteRow = Omit<Selectable<QuotesTable>, 'project_id' | 'mode'>;
 
 export type NewQuote = Omit<QuoteRow, 'status' | 'accepted_at' | 'metadata'> & { metadata: Record<string, string> };
 
-export async function insertQuote(trx: Transaction<Database> | Db, scope: Scope, quote: NewQuote): Promise<void> {
-  await trx
+export async function insertQuote(db: Db, scope: Scope, quote: NewQuote): Promise<void> {
+  await db
     .insertInto('quotes')
     .values({ ...quote, project_id: scope.projectId, mode: scope.mode, status: 'open', accepted_at: null, metadata: JSON.stringify(quote.metadata) })
     .execute();

@@ -121,9 +121,8 @@ export async function acceptQuote(trx: Transaction<Database>, scope: Scope, row:
   return rows.length === 1;
 }
 
-export async function findTransaction(db: Db, scope: Scope, id: string, options: { forUpdate?: boolean } = {}): Promise<TransactionRecord | undefined> {
-  const query = withQuote(db).where('t.project_id', '=', scope.projectId).where('t.mode', '=', scope.mode).where('t.id', '=', id);
-  return (options.forUpdate ? query.forUpdate('t') : query).executeTakeFirst();
+export async function findTransaction(db: Db, scope: Scope, id: string): Promise<TransactionRecord | undefined> {
+  return withQuote(db).where('t.project_id', '=', scope.projectId).where('t.mode', '=', scope.mode).where('t.id', '=', id).executeTakeFirst();
 }
 
 /** The project and mode a transaction belongs to, for operators, who name it by id alone. */
