@@ -213,22 +213,8 @@ export async function listEndorsements(db: Db, scope: Scope, customerIds: readon
     .execute();
 }
 
-export interface CustomerStanding {
-  status: CustomerRow['status'];
-  /** The `basic` endorsement's status, which every transaction needs ACTIVE; null when never requested. */
-  basic: string | null;
-}
-
-/** What a money movement needs to know of its customer, without the rest of the customer. */
-export async function findCustomerStanding(db: Db, scope: Scope, id: string): Promise<CustomerStanding | undefined> {
-  return db
-    .selectFrom('customers as c')
-    .leftJoin('customer_endorsements as e', (join) =>
-      join.onRef('e.project_id', '=', 'c.project_id').onRef('e.mode', '=', 'c.mode').onRef('e.customer_id', '=', 'c.id').on('e.name', '=', 'basic'),
-    )
-    .select(['c.status', 'e.status as basic'])
-    .where('c.project_id', '=', scope.projectId)
-    .where('c.mode', '=', scope.mode)
-    .where('c.id', '=', id)
-    .executeTakeFirst();
+/** Whether the customer exists in this scope: what reads of its wallets, balances or transactions check before answering. */
+export async function customerExists(db: Db, scope: Scope, id: string): Promise<boolean> {
+  const row = await db.selectFrom('customers').select('id').where('project_id', '=', scope.projectId).where('mode', '=', scope.mode).where('id', '=', id).executeTakeFirst();
+  return row !== undefined;
 }

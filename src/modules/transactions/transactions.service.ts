@@ -99,7 +99,7 @@ export function createTransactionsService(): TransactionsService {
 
     async listForCustomer(db, scope, customerId, query) {
       assertId('customer', customerId);
-      if (!(await customers.findCustomerStanding(db, scope, customerId))) throw notFound('customer');
+      if (!(await customers.customerExists(db, scope, customerId))) throw notFound('customer');
       return page(db, scope, customerId, query);
     },
   };

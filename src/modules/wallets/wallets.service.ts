@@ -102,7 +102,7 @@ export function createWalletsService({ custody, assets }: { custody: Custody; as
     async listForCustomer(db, scope, customerId, query) {
       assertId('customer', customerId);
       const page = parsePageQuery(query, 'wallet');
-      if (!(await customers.findCustomer(db, scope, customerId))) throw notFound('customer');
+      if (!(await customers.customerExists(db, scope, customerId))) throw notFound('customer');
       return toPage(await repo.listCustomerWallets(db, scope, customerId, page), page, toWalletView);
     },
 
@@ -113,7 +113,7 @@ export function createWalletsService({ custody, assets }: { custody: Custody; as
 
     async customerBalance(db, scope, customerId) {
       assertId('customer', customerId);
-      if (!(await customers.findCustomer(db, scope, customerId))) throw notFound('customer');
+      if (!(await customers.customerExists(db, scope, customerId))) throw notFound('customer');
       const balances = (await repo.customerWalletsWithBalances(db, scope, customerId)).map((w) => ({ walletId: w.id, asset: w.asset, network: w.chain, ...valued(w) }));
       return {
         object: 'customerBalance',
