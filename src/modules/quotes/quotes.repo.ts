@@ -7,6 +7,28 @@ import type { Scope } from '../../domain/scope.js';
 
 export type QuoteRow = Omit<Selectable<QuotesTable>, 'project_id' | 'mode'>;
 
+/** What a quote fixed that its transaction shows and settles by: the priced parts (spec 5.1, 5.2). */
+export const PRICED_COLUMNS = [
+  'source_wallet_id',
+  'source_asset',
+  'source_network',
+  'source_amount_gross',
+  'source_fees',
+  'source_amount_net',
+  'destination_asset',
+  'destination_network',
+  'destination_amount_gross',
+  'destination_fees',
+  'destination_amount_net',
+  'destination_wallet_id',
+  'destination_address',
+  'exchange_rate',
+  'effective_rate',
+  'fixed_amount_side',
+] as const satisfies readonly (keyof QuoteRow)[];
+
+export type PricedColumns = Pick<QuoteRow, (typeof PRICED_COLUMNS)[number]>;
+
 export type NewQuote = Omit<QuoteRow, 'status' | 'accepted_at' | 'metadata'> & { metadata: Record<string, string> };
 
 export async function insertQuote(db: Db, scope: Scope, quote: NewQuote): Promise<void> {

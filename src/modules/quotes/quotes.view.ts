@@ -1,26 +1,6 @@
 import { isoTimestamp } from '../../http/schema-helpers.js';
-import type { QuoteRow } from './quotes.repo.js';
+import type { PricedColumns, QuoteRow } from './quotes.repo.js';
 import type { QuoteView } from './quotes.schemas.js';
-
-export type PricedColumns = Pick<
-  QuoteRow,
-  | 'source_wallet_id'
-  | 'source_asset'
-  | 'source_network'
-  | 'source_amount_gross'
-  | 'source_fees'
-  | 'source_amount_net'
-  | 'destination_asset'
-  | 'destination_network'
-  | 'destination_amount_gross'
-  | 'destination_fees'
-  | 'destination_amount_net'
-  | 'destination_wallet_id'
-  | 'destination_address'
-  | 'exchange_rate'
-  | 'effective_rate'
-  | 'fixed_amount_side'
->;
 
 /** The priced parts a quote and the transaction that accepts it share (spec 5.1, 5.2). */
 export function pricedParts(row: PricedColumns) {

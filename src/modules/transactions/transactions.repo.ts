@@ -3,63 +3,46 @@ import type { Db } from '../../db/database.js';
 import type { Database, Mode, TransactionsTable } from '../../db/schema.js';
 import type { Scope } from '../../domain/scope.js';
 import type { OutboxEvent } from '../../events/outbox.js';
-import type { QuoteRow } from '../quotes/quotes.repo.js';
+import { PRICED_COLUMNS, type PricedColumns, type QuoteRow } from '../quotes/quotes.repo.js';
 import { keyset, type PageRequest } from '../../http/pagination.js';
 
 /** SQL for transactions, each read with the priced parts of its quote; every query but the workers' claims is confined to one scope. */
 
 export const SETTLEMENT_CHANNEL = 'oms_settlements';
 
-const QUOTE_COLUMNS = [
-  'q.source_wallet_id',
-  'q.source_asset',
-  'q.source_network',
-  'q.source_amount_gross',
-  'q.source_fees',
-  'q.source_amount_net',
-  'q.destination_asset',
-  'q.destination_network',
-  'q.destination_amount_gross',
-  'q.destination_fees',
-  'q.destination_amount_net',
-  'q.destination_wallet_id',
-  'q.destination_address',
-  'q.exchange_rate',
-  'q.effective_rate',
-  'q.fixed_amount_side',
+/** The transaction's columns a read returns (not its lease). */
+const COLUMNS = [
+  'id',
+  'type',
+  'status',
+  'sub_status',
+  'quote_id',
+  'sender_customer_id',
+  'recipient_customer_id',
+  'tx_hash',
+  'submitted_at',
+  'failure_code',
+  'failure_message',
+  'metadata',
+  'client_context',
+  'settle_after',
+  'completed_at',
+  'created_at',
+  'updated_at',
 ] as const;
 
-type TransactionColumns = Omit<Selectable<TransactionsTable>, 'project_id' | 'mode' | 'locked_until'>;
-type QuoteColumns = Pick<Selectable<Database['quotes']>, (typeof QUOTE_COLUMNS)[number] extends `q.${infer C}` ? C & keyof Database['quotes'] : never>;
+type TransactionColumns = Pick<Selectable<TransactionsTable>, (typeof COLUMNS)[number]>;
 
 /** A transaction with what its quote fixed. */
-export type TransactionRecord = TransactionColumns & QuoteColumns;
+export type TransactionRecord = TransactionColumns & PricedColumns;
 
-const TRANSACTION_COLUMNS = [
-  't.id',
-  't.type',
-  't.status',
-  't.sub_status',
-  't.quote_id',
-  't.sender_customer_id',
-  't.recipient_customer_id',
-  't.tx_hash',
-  't.submitted_at',
-  't.failure_code',
-  't.failure_message',
-  't.metadata',
-  't.client_context',
-  't.settle_after',
-  't.completed_at',
-  't.created_at',
-  't.updated_at',
-] as const;
+const JOINED_COLUMNS = [...COLUMNS.map((c) => `t.${c}` as const), ...PRICED_COLUMNS.map((c) => `q.${c}` as const)];
 
 function withQuote(db: Db) {
   return db
     .selectFrom('transactions as t')
     .innerJoin('quotes as q', (join) => join.onRef('q.project_id', '=', 't.project_id').onRef('q.mode', '=', 't.mode').onRef('q.id', '=', 't.quote_id'))
-    .select([...TRANSACTION_COLUMNS, ...QUOTE_COLUMNS]);
+    .select(JOINED_COLUMNS);
 }
 
 export type NewTransaction = Omit<TransactionColumns, 'metadata' | 'client_context' | 'tx_hash' | 'submitted_at' | 'failure_code' | 'failure_message' | 'completed_at'> & {
@@ -151,7 +134,7 @@ export async function listTransactions(db: Db, scope: Scope, filters: Transactio
   return db
     .selectFrom(inner.as('t'))
     .innerJoin('quotes as q', (join) => join.onRef('q.project_id', '=', 't.project_id').onRef('q.mode', '=', 't.mode').onRef('q.id', '=', 't.quote_id'))
-    .select([...TRANSACTION_COLUMNS, ...QUOTE_COLUMNS])
+    .select(JOINED_COLUMNS)
     .orderBy('t.created_at', order)
     .orderBy('t.id', order)
     .execute();
@@ -172,11 +155,7 @@ export interface SettlementRecord extends TransactionRecord {
 
 type ClaimedRow = TransactionColumns & { project_id: string; mode: Mode };
 
-/** A column name without its table alias ('t.id' → 'id'). */
-type Unaliased<C extends string> = C extends `${string}.${infer Column}` ? Column : never;
-const unaliased = <C extends string>(column: C) => column.slice(column.indexOf('.') + 1) as Unaliased<C>;
-
-const CLAIMED_COLUMNS = ['project_id', 'mode', ...TRANSACTION_COLUMNS.map(unaliased)] as const;
+const CLAIMED_COLUMNS = ['project_id', 'mode', ...COLUMNS] as const;
 
 const key = (projectId: string, mode: string, id: string) => `${projectId}/${mode}/${id}`;
 
@@ -190,7 +169,7 @@ async function withParties(db: Db, rows: readonly ClaimedRow[]): Promise<Settlem
   if (rows.length === 0) return [];
   const quotes = await db
     .selectFrom('quotes')
-    .select(['project_id', 'mode', 'id', ...QUOTE_COLUMNS.map(unaliased)])
+    .select(['project_id', 'mode', 'id', ...PRICED_COLUMNS])
     .where(({ eb, refTuple, tuple }) => eb(refTuple('project_id', 'mode', 'id'), 'in', rows.map((r) => tuple(r.project_id, r.mode, r.quote_id))))
     .execute();
   const quoteOf = new Map(quotes.map((q) => [key(q.project_id, q.mode, q.id), q]));
