@@ -3,6 +3,7 @@ import path from 'node:path';
 import Type, { type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { packageRoot } from '../package-root.js';
+import { DomainError } from './errors.js';
 
 /**
  * The (asset, chain) pairs custody supports (spec 4.3), from a JSON file: the bundled
@@ -36,6 +37,13 @@ export interface AssetCatalogue {
   priceUsd(asset: string): string | undefined;
   /** The decimals of the supported pair that has the fewest: what an amount valid for every pair may carry. */
   fewestDecimals(): number;
+}
+
+/** The pair, or 422 unsupported_asset naming it (and where in the request it was named, when given). */
+export function supportedPair(catalogue: AssetCatalogue, asset: string, chain: string, where?: string): AssetOnChain {
+  const found = catalogue.find(asset, chain);
+  if (!found) throw new DomainError('unsupported_asset', `${where ? `${where}: ` : ''}${asset} on ${chain} is not supported`);
+  return found;
 }
 
 const BUNDLED_ASSETS = path.join(packageRoot, 'data', 'assets.json');

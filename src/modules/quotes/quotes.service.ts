@@ -1,6 +1,6 @@
 import { getAddress, isAddress } from 'viem';
 import type { Db } from '../../db/database.js';
-import type { AssetCatalogue, AssetOnChain } from '../../domain/assets.js';
+import { supportedPair, type AssetCatalogue, type AssetOnChain } from '../../domain/assets.js';
 import { DomainError, notFound, validationError } from '../../domain/errors.js';
 import { assertId, isId, newId } from '../../domain/ids.js';
 import type { Scope } from '../../domain/scope.js';
@@ -32,12 +32,6 @@ const isEvmAddress = (value: string): boolean => UNCHECKSUMMED.test(value) || is
 type Destination = { walletId: string; address: null } | { walletId: null; address: string };
 
 export function createQuotesService({ assets, pricing, ttlSeconds }: QuotesDeps): QuotesService {
-  function supported(asset: string, network: string, path: string): AssetOnChain {
-    const found = assets.find(asset, network);
-    if (!found) throw new DomainError('unsupported_asset', `${path.slice(1)}: ${asset} on ${network} is not supported`);
-    return found;
-  }
-
   function destinationOf(body: QuoteCreateBody, pair: AssetOnChain, wallet: repo.PartyWallet | null): Destination {
     const choice = body.destination.wallet;
     if ('externalAccount' in choice) throw new DomainError('unsupported_destination', 'external accounts are not supported yet: send to a wallet id or a blockchain address');
@@ -76,8 +70,8 @@ export function createQuotesService({ assets, pricing, ttlSeconds }: QuotesDeps)
       if (wallet.asset !== source.asset || wallet.chain !== source.network) {
         throw validationError('/source', `the wallet holds ${wallet.asset} on ${wallet.chain}, not ${source.asset} on ${source.network}`);
       }
-      const from = supported(source.asset, source.network, '/source');
-      const to = supported(destination.asset, destination.network, '/destination');
+      const from = supportedPair(assets, source.asset, source.network, 'source');
+      const to = supportedPair(assets, destination.asset, destination.network, 'destination');
       const exchangeRate = pricing.exchangeRate(from.asset, to.asset);
       if (exchangeRate === undefined) throw new DomainError('unsupported_asset', `no rate from ${from.asset} to ${to.asset}`);
       const target = destinationOf(body, to, parties.destination);

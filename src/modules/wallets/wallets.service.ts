@@ -3,7 +3,7 @@ import type { Custody } from '../../custody/custody.js';
 import type { Db } from '../../db/database.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { inTransaction } from '../../db/transactions.js';
-import type { AssetCatalogue, AssetOnChain } from '../../domain/assets.js';
+import { supportedPair, type AssetCatalogue } from '../../domain/assets.js';
 import { DomainError, notFound } from '../../domain/errors.js';
 import { assertId, newId } from '../../domain/ids.js';
 import type { Scope } from '../../domain/scope.js';
@@ -33,12 +33,6 @@ export interface WalletsService {
 }
 
 export function createWalletsService({ custody, assets }: { custody: Custody; assets: AssetCatalogue }): WalletsService {
-  function supported(asset: string, chain: string): AssetOnChain {
-    const found = assets.find(asset, chain);
-    if (!found) throw new DomainError('unsupported_asset', `${asset} on ${chain} is not supported`);
-    return found;
-  }
-
   async function walletOrThrow(db: Db, scope: Scope, id: string): Promise<repo.WalletRow> {
     assertId('wallet', id);
     const wallet = await repo.findWallet(db, scope, id);
@@ -55,7 +49,7 @@ export function createWalletsService({ custody, assets }: { custody: Custody; as
     create: (db, scope, customerId, body) =>
       inTransaction(db, async (trx) => {
         assertId('customer', customerId);
-        const pair = supported(body.asset, body.chain);
+        const pair = supportedPair(assets, body.asset, body.chain);
         // Locked, so a concurrent offboarding or revocation cannot slip between the checks and the insert.
         const customer = await customers.findCustomer(trx, scope, customerId, { forUpdate: true });
         if (!customer) throw notFound('customer');
