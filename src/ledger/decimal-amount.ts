@@ -12,8 +12,13 @@ export function parsePositiveAmount(value: string, scale: number, path = '/amoun
   const match = POSITIVE_DECIMAL.exec(value);
   if (!match) throw validationError(path, 'must be a positive decimal string, e.g. "10.50"');
   if ((match[2] ?? '').length > scale) throw validationError(path, `has more than ${scale} decimals`);
-  if (/^[0.]+$/.test(value)) throw validationError(path, 'must be greater than zero');
+  if (isZero(value)) throw validationError(path, 'must be greater than zero');
   return value;
+}
+
+/** Whether a decimal string is zero, however written ("0", "0.000000", "-0"). */
+export function isZero(amount: string): boolean {
+  return !/[1-9]/.test(amount);
 }
 
 export function negate(amount: string): string {
@@ -27,7 +32,7 @@ export function formatAmount(numeric: string, scale: number): string {
   const trimmed = fraction.replace(/0+$/, '');
   if (trimmed.length > scale) throw new Error(`${numeric} has more than ${scale} decimals`);
   const text = scale === 0 ? whole : `${whole}.${trimmed.padEnd(scale, '0')}`;
-  return negative && /[1-9]/.test(text) ? `-${text}` : text;
+  return negative && !isZero(text) ? `-${text}` : text;
 }
 
 /** A non-negative decimal string as an integer count of 10^-scale units (BigInt, exact). */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import Type, { type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { packageRoot } from '../package-root.js';
-import { fromUnits, toUnits } from '../ledger/decimal-amount.js';
+import { fromUnits, isZero, toUnits } from '../ledger/decimal-amount.js';
 import { normalizeDecimal, type FeeSchedule } from './quote-pricing.js';
 
 /**
@@ -60,7 +60,7 @@ export function readPricingTable(file = BUNDLED_PRICING, { feeDecimals }: { feeD
   pricing.rates.forEach((entry, i) => {
     if (!isBelow(entry.spread, 1n)) throw problem(`/rates/${i}/spread`, 'must be below 1');
     const rate = withSpread(entry.rate, entry.spread);
-    if (!/[1-9]/.test(rate)) throw problem(`/rates/${i}/rate`, 'must be above 0');
+    if (isZero(rate)) throw problem(`/rates/${i}/rate`, 'must be above 0');
     rates.set(`${entry.from}/${entry.to}`, rate);
   });
   const checkFees = (fees: Static<typeof Fees>, where: string) => {

@@ -5,7 +5,7 @@ import { DomainError, notFound } from '../../domain/errors.js';
 import { assertId } from '../../domain/ids.js';
 import type { Scope } from '../../domain/scope.js';
 import { isoTimestamp } from '../../http/schema-helpers.js';
-import { formatAmount } from '../../ledger/decimal-amount.js';
+import { formatAmount, isZero } from '../../ledger/decimal-amount.js';
 import * as ledger from '../../ledger/ledger.js';
 import type { WalletView } from '../wallets/wallets.schemas.js';
 import * as wallets from '../wallets/wallets.repo.js';
@@ -57,7 +57,7 @@ export function createWalletOperations({ db }: { db: Db }): WalletOperations {
         if (action === 'close') {
           // Read after the wallet account is locked: a send created before it is committed and seen here.
           const held = (await ledger.findAccount(trx, scope, wallet.hold_account_id))?.balance ?? '0';
-          if (/[1-9]/.test(held)) throw new DomainError('conflict', `${formatAmount(held, wallet.scale)} ${wallet.asset} of the wallet is held for transactions in flight; it closes once they settle`);
+          if (!isZero(held)) throw new DomainError('conflict', `${formatAmount(held, wallet.scale)} ${wallet.asset} of the wallet is held for transactions in flight; it closes once they settle`);
         }
         const at = new Date();
         await wallets.setWalletStatus(trx, scope, walletId, to, at);

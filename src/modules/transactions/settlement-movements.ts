@@ -1,4 +1,4 @@
-import { negate } from '../../ledger/decimal-amount.js';
+import { isZero, negate } from '../../ledger/decimal-amount.js';
 import * as ledger from '../../ledger/ledger.js';
 import type { SettlementRecord } from './transactions.repo.js';
 
@@ -32,8 +32,6 @@ type Accounts = Pick<
   | 'destination_external_account_id'
   | 'id'
 >;
-
-const isZero = (amount: string): boolean => !/[1-9]/.test(amount);
 
 export function holdMovement(transactionId: string, wallet: { ledger_account_id: string; hold_account_id: string; asset: string }, amount: string): ledger.Movement {
   return ledger.transfer('transaction.hold', { id: wallet.ledger_account_id, asset: wallet.asset }, { id: wallet.hold_account_id, asset: wallet.asset }, amount, transactionId);
