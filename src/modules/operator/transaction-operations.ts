@@ -4,7 +4,7 @@ import { assertId } from '../../domain/ids.js';
 import type { Scope } from '../../domain/scope.js';
 import { isoTimestamp } from '../../http/schema-helpers.js';
 import * as ledger from '../../ledger/ledger.js';
-import { finishAll } from '../transactions/settlement.js';
+import { endedView, finishAll } from '../transactions/settlement.js';
 import * as transactions from '../transactions/transactions.repo.js';
 import { toTransactionView } from '../transactions/transactions.view.js';
 import type { TransactionView } from '../transactions/transactions.schemas.js';
@@ -48,15 +48,15 @@ export function createTransactionOperations({ db }: { db: Db }): TransactionOper
 
     async fail(operator, transactionId, reason) {
       const scope = await scopeOf(transactionId);
-      await ledger.transaction(db, async (trx) => {
+      return ledger.transaction(db, async (trx) => {
         const record = await transactions.lockProcessing(trx, scope, transactionId);
         if (!record) throw new DomainError('conflict', 'only a processing transaction can be failed');
         const at = new Date();
-        await finishAll(trx, [{ record, outcome: { status: 'failed', ...OPERATOR_FAILURE } }], at);
+        const outcome = { status: 'failed', ...OPERATOR_FAILURE } as const;
+        await finishAll(trx, [{ record, outcome }], at);
         await recordAudit(trx, scope, { operator, action: 'failTransaction', customerId: record.sender_customer_id, reason, detail: { transactionId } }, at);
+        return endedView(record, outcome, at);
       });
-      const failed = await transactions.findTransaction(db, scope, transactionId);
-      return toTransactionView(failed!);
     },
   };
 }

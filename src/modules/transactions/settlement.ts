@@ -34,7 +34,8 @@ export async function finishAll(trx: Transaction<Database>, endings: readonly En
   }
 }
 
-function endedView(record: repo.SettlementRecord, outcome: Outcome, at: Date) {
+/** The transaction as the API shows it once `finishAll` has ended it with `outcome` at `at`. */
+export function endedView(record: repo.SettlementRecord, outcome: Outcome, at: Date) {
   return toTransactionView({
     ...record,
     status: outcome.status,
