@@ -1,6 +1,5 @@
 import type { Db } from '../../db/database.js';
 import { DomainError, notFound } from '../../domain/errors.js';
-import { assertId } from '../../domain/ids.js';
 import type { Scope } from '../../domain/scope.js';
 import { isoTimestamp } from '../../http/schema-helpers.js';
 import * as ledger from '../../ledger/ledger.js';
@@ -10,6 +9,7 @@ import { toTransactionView } from '../transactions/transactions.view.js';
 import type { TransactionView } from '../transactions/transactions.schemas.js';
 import { recordAudit } from './operator.repo.js';
 import type { OperatorTransactionView } from './operator.schemas.js';
+import { scopeById } from './scope-by-id.js';
 
 /** Failure code of a transaction an operator ended by hand. */
 export const OPERATOR_FAILURE = { code: 'failed_by_operator', message: 'the transfer was stopped by an operator and the funds returned' } as const;
@@ -25,12 +25,7 @@ export interface TransactionOperations {
 }
 
 export function createTransactionOperations({ db }: { db: Db }): TransactionOperations {
-  async function scopeOf(transactionId: string): Promise<Scope> {
-    assertId('transaction', transactionId);
-    const scope = await transactions.findTransactionScope(db, transactionId);
-    if (!scope) throw notFound('transaction');
-    return scope;
-  }
+  const scopeOf = (id: string): Promise<Scope> => scopeById('transaction', id, (id) => transactions.findTransactionScope(db, id));
 
   return {
     async view(transactionId) {

@@ -2,7 +2,6 @@ import type { Db } from '../../db/database.js';
 import type { AccountAccepts, WalletsTable } from '../../db/schema.js';
 import { inTransaction } from '../../db/transactions.js';
 import { DomainError, notFound } from '../../domain/errors.js';
-import { assertId } from '../../domain/ids.js';
 import type { Scope } from '../../domain/scope.js';
 import { isoTimestamp } from '../../http/schema-helpers.js';
 import { formatAmount, isZero } from '../../ledger/decimal-amount.js';
@@ -12,6 +11,7 @@ import * as wallets from '../wallets/wallets.repo.js';
 import { toWalletView } from '../wallets/wallets.view.js';
 import { recordAudit } from './operator.repo.js';
 import type { WalletPostingsView } from './operator.schemas.js';
+import { scopeById } from './scope-by-id.js';
 
 /**
  * The operator's hold on a wallet. Its status and what its ledger account accepts change
@@ -35,12 +35,7 @@ export interface WalletOperations {
 }
 
 export function createWalletOperations({ db }: { db: Db }): WalletOperations {
-  async function scopeOf(walletId: string): Promise<Scope> {
-    assertId('wallet', walletId);
-    const scope = await wallets.findWalletScope(db, walletId);
-    if (!scope) throw notFound('wallet');
-    return scope;
-  }
+  const scopeOf = (id: string): Promise<Scope> => scopeById('wallet', id, (id) => wallets.findWalletScope(db, id));
 
   return {
     async act(operator, walletId, action, reason) {

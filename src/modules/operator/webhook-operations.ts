@@ -1,12 +1,12 @@
 import type { Db } from '../../db/database.js';
 import { inTransaction } from '../../db/transactions.js';
 import { notFound } from '../../domain/errors.js';
-import { assertId } from '../../domain/ids.js';
 import type { Scope } from '../../domain/scope.js';
 import type { WebhookView } from '../webhooks/webhooks.schemas.js';
 import * as webhooks from '../webhooks/webhooks.repo.js';
 import { toWebhookView } from '../webhooks/webhooks.service.js';
 import { recordAudit } from './operator.repo.js';
+import { scopeById } from './scope-by-id.js';
 
 /**
  * The compliance channel (spec 6.1): only an operator makes an endpoint compliance-only, so that
@@ -18,12 +18,7 @@ export interface WebhookOperations {
 }
 
 export function createWebhookOperations({ db }: { db: Db }): WebhookOperations {
-  async function scopeOf(webhookId: string): Promise<Scope> {
-    assertId('webhook', webhookId);
-    const scope = await webhooks.findEndpointScope(db, webhookId);
-    if (!scope) throw notFound('webhook');
-    return scope;
-  }
+  const scopeOf = (id: string): Promise<Scope> => scopeById('webhook', id, (id) => webhooks.findEndpointScope(db, id));
 
   return {
     async setComplianceOnly(operator, webhookId, complianceOnly, reason) {
