@@ -7,6 +7,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Result } from 'autocannon';
+import { embeddedDatabaseUrl } from '../src/db/embedded.js';
 import { freePort } from '../src/net/free-port.js';
 import { childEnv } from '../test/support/processes.js';
 import type { LoadJob } from './load-worker.js';
@@ -297,9 +298,6 @@ async function measureLoad() {
   const scenarios = allScenarios.filter((scenario) => !ONLY || ONLY.includes(scenario.name));
   if (scenarios.length === 0) throw new Error(`BENCH_ONLY names no scenario; there are: ${allScenarios.map((s) => s.name).join(', ')}`);
 
-  const pm = postmaster(dataDir);
-  if (!pm) throw new Error('no postmaster.pid for the server');
-  const password = (await fs.readFile(path.join(dataDir, 'pg.password'), 'utf8')).trim();
   const floorPort = await freePort();
   const floor = track(
     spawn(process.execPath, ['--import', 'tsx', 'bench/floor-server.ts'], {
@@ -307,7 +305,7 @@ async function measureLoad() {
       env: {
         ...process.env,
         PORT: String(floorPort),
-        FLOOR_DATABASE_URL: `postgres://oms:${encodeURIComponent(password)}@127.0.0.1:${pm.port}/oms`,
+        FLOOR_DATABASE_URL: await embeddedDatabaseUrl(dataDir),
         FLOOR_PROJECT_ID: creds.projectId,
       },
       stdio: ['ignore', 'ignore', 'pipe'],

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { embeddedDatabaseUrl } from '../src/db/embedded.js';
 import { childEnv, cleanUp, firstKey, ROOT, sigterm, spawnServer, tempRoot, tokenResponse, waitReady } from '../test/support/processes.js';
 import { runBench } from './run-bench.js';
 
@@ -71,9 +71,7 @@ async function main(): Promise<void> {
     }),
   );
 
-  const [pid, , , port] = readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n');
-  const password = readFileSync(path.join(dataDir, 'pg.password'), 'utf8').trim();
-  const client = new pg.Client({ connectionString: `postgres://oms:${encodeURIComponent(password)}@127.0.0.1:${port}/oms` });
+  const client = new pg.Client({ connectionString: await embeddedDatabaseUrl(dataDir) });
   await client.connect();
   const deadline = Date.now() + 120_000;
   let latencies: number[] = [];
@@ -87,7 +85,7 @@ async function main(): Promise<void> {
       having count(*) = 3`);
     latencies = rows.map((r) => Number(r.ms));
     if (latencies.length === CUSTOMERS) break;
-    if (Date.now() > deadline) throw new Error(`only ${latencies.length} of ${CUSTOMERS} customers reached ACTIVE (postmaster ${pid})`);
+    if (Date.now() > deadline) throw new Error(`only ${latencies.length} of ${CUSTOMERS} customers reached ACTIVE`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   await client.end();

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { embeddedDatabaseUrl } from '../src/db/embedded.js';
 import { callApi, cleanUp, firstKey, ROOT, spawnLoadedServer, tempRoot, tokenResponse, trackChild, waitReady } from '../test/support/processes.js';
 import type { Pair, PairRun } from './pair-loops.js';
 import type { PairJob } from './transactions-load.js';
@@ -46,12 +46,6 @@ function runChild(script: string, job: unknown): Promise<PairRun> {
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as PairRun) : reject(new Error(`${script} failed (${code}):\n${err}`))));
   });
-}
-
-function databaseUrl(dataDir: string): string {
-  const port = readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[3];
-  const password = readFileSync(path.join(dataDir, 'pg.password'), 'utf8').trim();
-  return `postgres://oms:${encodeURIComponent(password)}@127.0.0.1:${port}/oms`;
 }
 
 async function setUp(port: number, bearer: string): Promise<Pair[]> {
@@ -106,13 +100,18 @@ async function main(): Promise<void> {
   const bearer = (await tokenResponse(server.port, creds)).accessToken!;
   const pairs = await setUp(server.port, bearer);
   const projectId = /created project (prj_\w+)/.exec(server.stdout() + server.stderr())?.[1];
-  const db = new pg.Pool({ connectionString: databaseUrl(dataDir), max: 2 });
+  const databaseUrl = await embeddedDatabaseUrl(dataDir);
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   const project = projectId ?? (await db.query(`select project_id from wallets limit 1`)).rows[0].project_id;
 
   const serverJob = (duration: number): PairJob => ({ port: server.port, bearer, pairs, connections: CONNECTIONS, duration });
-  const floorJob = (duration: number) => ({ databaseUrl: databaseUrl(dataDir), projectId: project, pairs, connections: CONNECTIONS, duration });
+  const floorJob = (duration: number) => ({ databaseUrl, projectId: project, pairs, connections: CONNECTIONS, duration });
   await runChild('bench/transactions-load.ts', serverJob(WARMUP_S));
   await runChild('bench/transactions-floor.ts', floorJob(WARMUP_S));
+  // The steady state, not a database's first minute: with no statistics yet, the planner
+  // cannot tell a primary key from any other index on (project_id, mode, …) and may walk
+  // every account of the project per posting. Autovacuum analyzes within a minute of traffic.
+  await db.query('analyze');
 
   const rounds: { server: PairRun; settled: Settled; floor: PairRun; steady: PairRun; steadySettled: Settled }[] = [];
   for (let round = 0; round < ROUNDS; round++) {

@@ -78,10 +78,10 @@ export async function startEmbeddedCluster(dataDir: string, log: Logger, role: C
         await writeOwner(dataDir, role);
       }
     }
-    const url = `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
-    await ensureDatabase(url);
+    const urlFor = connectionUrls(pgData, port, password);
+    await ensureDatabase(urlFor);
     return {
-      url,
+      url: urlFor(DATABASE),
       async stop() {
         // Under the start lock, so a process starting meanwhile never adopts a stopping cluster.
         const releaseStop = await acquireFileLock(path.join(dataDir, 'embedded.lock'));
@@ -106,6 +106,14 @@ async function loadBinaries(): Promise<Binaries> {
   } catch {
     throw new Error(`no embedded PostgreSQL build for ${os.platform()}-${os.arch()} (${pkg}); set DATABASE_URL instead`);
   }
+}
+
+/** The URL of the running embedded cluster of a data directory, for tools beside the server (benches). */
+export async function embeddedDatabaseUrl(dataDir: string): Promise<string> {
+  const pgData = path.join(dataDir, 'pg');
+  const port = await runningPort(pgData);
+  if (port === undefined) throw new Error(`no embedded PostgreSQL runs in ${pgData}`);
+  return connectionUrls(pgData, port, (await fs.readFile(path.join(dataDir, 'pg.password'), 'utf8')).trim())(DATABASE);
 }
 
 interface RunAs {
@@ -197,7 +205,8 @@ async function startPostmaster(bins: Binaries, pgData: string, runAs?: RunAs, ti
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const port = await freePort();
-    const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200`;
+    const sockets = socketPathFits(pgData, port) ? pgData : '';
+    const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='${sockets}' -c max_connections=200`;
     try {
       await runPgCtl(
         bins,
@@ -245,9 +254,32 @@ function acceptsConnections(port: number): Promise<boolean> {
   });
 }
 
-async function ensureDatabase(url: string): Promise<void> {
+/**
+ * The server's own connections go through a Unix socket in the cluster's directory when it
+ * listens on one: per round trip it costs less than loopback TCP (measured with pg and 32
+ * concurrent prepared queries: about 1.2x the queries per second). TCP stays open for tools.
+ */
+function connectionUrls(pgData: string, port: number, password: string): (database: string) => string {
+  const credentials = `${SUPERUSER}:${encodeURIComponent(password)}`;
+  if (existsSync(socketPath(pgData, port))) {
+    return (database) => `postgres://${credentials}@localhost:${port}/${database}?host=${encodeURIComponent(pgData)}`;
+  }
+  return (database) => `postgres://${credentials}@127.0.0.1:${port}/${database}`;
+}
+
+const socketPath = (dir: string, port: number) => path.join(dir, `.s.PGSQL.${port}`);
+
+/**
+ * A socket path must fit sun_path (107 bytes on Linux, 103 on macOS), and the directory goes
+ * through pg_ctl's shell quoting, so only plain paths get a socket; others use TCP alone.
+ */
+function socketPathFits(pgData: string, port: number): boolean {
+  return /^[A-Za-z0-9_./-]+$/.test(pgData) && Buffer.byteLength(socketPath(pgData, port)) <= 103;
+}
+
+async function ensureDatabase(urlFor: (database: string) => string): Promise<void> {
   const { default: pg } = await import('pg');
-  const admin = await connectWhenReady(() => new pg.Client({ connectionString: url.replace(/\/[^/]+$/, '/postgres') }));
+  const admin = await connectWhenReady(() => new pg.Client({ connectionString: urlFor('postgres') }));
   try {
     const found = await admin.query('select 1 from pg_database where datname = $1', [DATABASE]);
     if (found.rowCount === 0) await admin.query(`create database ${DATABASE}`);

@@ -60,9 +60,10 @@ export function refundMovement(t: Accounts): ledger.Movement {
 }
 
 /**
- * The accounts an entry of this transaction may lock, for locking them up front in id order.
- * The outside world's accounts are not among them: they cache no balance, so no posting locks them.
+ * The accounts a movement of this transaction posts to that keep a balance, and so are locked
+ * by posting. The outside world's accounts cache none: no posting locks them.
  */
-export function accountsLocked(t: Accounts): string[] {
-  return [t.hold_account_id, t.fees_account_id, t.source_account_id, t.destination_account_id].filter((id): id is string => id !== null);
+export function accountsPosted(t: Accounts, movement: ledger.Movement): string[] {
+  const outside = new Set([t.source_external_account_id, t.destination_external_account_id]);
+  return movement.legs.map((leg) => leg.account.id).filter((id) => !outside.has(id));
 }

@@ -1,15 +1,12 @@
-import type { Transaction } from 'kysely';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/database.js';
-import type { Database } from '../../db/schema.js';
 import { DomainError } from '../../domain/errors.js';
 import type { Scope } from '../../domain/scope.js';
 import { createNotifiedLoop } from '../../jobs/notified-loop.js';
 import * as ledger from '../../ledger/ledger.js';
 import type { OnChainTransfer, SettlementAdapter } from '../../settlement/settlement-adapter.js';
-import { finishAll, type Ending, type Outcome } from './settlement.js';
-import { accountsLocked } from './settlement-movements.js';
+import { finishAll, type Outcome } from './settlement.js';
 import * as repo from './transactions.repo.js';
 
 export interface SettlementWorkerDeps {
@@ -56,18 +53,12 @@ const scopeOf = (record: repo.SettlementRecord): Scope => ({ projectId: record.p
  * the transaction's row lock. Any number of workers, in any number of processes, share the work.
  */
 export function createSettlementWorker({ db, listenTo, adapter, log, pollMs }: SettlementWorkerDeps): SettlementWorker {
-  /** Ends them under the locks of every account they touch, taken up front in id order. */
-  async function settle(trx: Transaction<Database>, endings: readonly Ending[]): Promise<void> {
-    await repo.lockAccounts(trx, endings.flatMap(({ record: r }) => accountsLocked(r).map((id) => ({ projectId: r.project_id, mode: r.mode, id }))));
-    await finishAll(trx, endings, new Date());
-  }
-
   async function settleInternal(limit: number): Promise<number> {
     try {
       return await ledger.transaction(db, async (trx) => {
         const claimed = await repo.claimDueInternal(trx, limit);
         try {
-          if (claimed.length > 0) await settle(trx, claimed.map((record) => ({ record, outcome: { status: 'completed' } })));
+          if (claimed.length > 0) await finishAll(trx, claimed.map((record) => ({ record, outcome: { status: 'completed' } })), new Date());
         } catch (err) {
           throw err instanceof DomainError ? new RefusedSettlement(claimed, err) : err;
         }
@@ -94,7 +85,7 @@ export function createSettlementWorker({ db, listenTo, adapter, log, pollMs }: S
   async function failRefused(refused: repo.SettlementRecord, reason: DomainError): Promise<void> {
     await ledger.transaction(db, async (trx) => {
       const record = await repo.lockProcessing(trx, scopeOf(refused), refused.id);
-      if (record) await settle(trx, [{ record, outcome: { status: 'failed', code: 'destination_refused', message: reason.message } }]);
+      if (record) await finishAll(trx, [{ record, outcome: { status: 'failed', code: 'destination_refused', message: reason.message } }], new Date());
     });
   }
 
@@ -127,7 +118,7 @@ export function createSettlementWorker({ db, listenTo, adapter, log, pollMs }: S
     await ledger.transaction(db, async (trx) => {
       // An operator may have ended it while the chain was asked.
       const locked = await repo.lockProcessing(trx, scope, record.id);
-      if (locked) await settle(trx, [{ record: locked, outcome }]);
+      if (locked) await finishAll(trx, [{ record: locked, outcome }], new Date());
     });
   }
 

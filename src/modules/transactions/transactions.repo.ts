@@ -260,7 +260,11 @@ export async function lockProcessing(trx: Transaction<Database>, scope: Scope, i
   return (await withParties(trx, rows))[0];
 }
 
-/** Locks ledger accounts in id order, the order every posting takes them in, so a batch never waits in a cycle. */
+/**
+ * Locks ledger accounts in id order, the order every posting takes them in, so a batch never
+ * waits in a cycle. NO KEY UPDATE is what a balance update takes: enough to queue postings,
+ * while the foreign-key checks of postings to these accounts (KEY SHARE) go on.
+ */
 export async function lockAccounts(trx: Transaction<Database>, accounts: readonly { projectId: string; mode: Mode; id: string }[]): Promise<void> {
   if (accounts.length === 0) return;
   await trx
@@ -268,7 +272,7 @@ export async function lockAccounts(trx: Transaction<Database>, accounts: readonl
     .select('id')
     .where(({ eb, refTuple, tuple }) => eb(refTuple('project_id', 'mode', 'id'), 'in', accounts.map((a) => tuple(a.projectId, a.mode, a.id))))
     .orderBy('id')
-    .forUpdate()
+    .forNoKeyUpdate()
     .execute();
 }
 
