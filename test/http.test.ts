@@ -106,6 +106,7 @@ describe('when the database goes away', () => {
     const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
     const viaProxy = new URL(t.databaseUrl);
     viaProxy.host = `127.0.0.1:${proxy.port}`;
+    viaProxy.searchParams.delete('host'); // the embedded cluster's socket, which would bypass the proxy
     const pool = new pg.Pool({ connectionString: viaProxy.toString(), max: 4, connectionTimeoutMillis: 2_000 });
     pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });

@@ -105,7 +105,8 @@ describe('Idempotency-Key (spec 1.6)', () => {
     await blocker.query('begin');
     await blocker.query('lock table customers in exclusive mode');
     const first = api.post('/v0.9/customers', { firstName: 'Slow' }, { idempotencyKey: 'in-flight-1' });
-    await waitFor(async () => (await t.pool.query(`select 1 from idempotency_keys where key = 'in-flight-1'`)).rowCount === 1);
+    // The first request holds its key and waits for the table inside its transaction.
+    await waitFor(async () => (await t.pool.query(`select 1 from pg_locks where relation = 'customers'::regclass and not granted`)).rowCount === 1);
     const second = await api.post('/v0.9/customers', { firstName: 'Slow' }, { idempotencyKey: 'in-flight-1' });
     expect(second.status).toBe(409);
     expect(second.body.error.code).toBe('idempotency_key_in_use');
@@ -113,6 +114,52 @@ describe('Idempotency-Key (spec 1.6)', () => {
     await blocker.query('rollback');
     blocker.release();
     expect((await first).status).toBe(201);
+  });
+
+  it('frees the key of a request that fails with nothing stored, at once: a retry runs without waiting', async () => {
+    const blocker = await t.pool.connect();
+    await blocker.query('begin');
+    await blocker.query('lock table customers in exclusive mode');
+    const first = api.post('/v0.9/customers', { firstName: 'Cut off' }, { idempotencyKey: 'cut-off-1' });
+    await waitFor(async () => (await t.pool.query(`select 1 from pg_locks where relation = 'customers'::regclass and not granted`)).rowCount === 1);
+    // The first request's connection dies mid-request, as with a crashed process.
+    await t.pool.query(`select pg_terminate_backend(pid) from pg_locks where relation = 'customers'::regclass and not granted`);
+    const failed = await first;
+    await blocker.query('rollback');
+    blocker.release();
+    expect(failed.body.error.code).toBe('service_unavailable');
+    const before = await customerCount();
+    const retry = await api.post('/v0.9/customers', { firstName: 'Cut off' }, { idempotencyKey: 'cut-off-1' });
+    expect(retry.status).toBe(201);
+    expect(retry.headers['idempotent-replayed']).toBeUndefined();
+    expect(await customerCount()).toBe(before + 1);
+  });
+
+  it('gives way to an answer stored for its key while it ran: its own effect rolls back and the stored answer is replayed', async () => {
+    const body = { firstName: 'Second' };
+    // The same request under another key: its stored hash is this request's.
+    const probe = await api.post('/v0.9/customers', body, { idempotencyKey: 'overtaken-probe' });
+    const hash = (await t.pool.query(`select request_hash from idempotency_keys where key = 'overtaken-probe'`)).rows[0].request_hash;
+    const blocker = await t.pool.connect();
+    await blocker.query('begin');
+    await blocker.query('lock table customers in exclusive mode');
+    const before = await customerCount();
+    const running = api.post('/v0.9/customers', body, { idempotencyKey: 'overtaken-1' });
+    await waitFor(async () => (await t.pool.query(`select 1 from pg_locks where relation = 'customers'::regclass and not granted`)).rowCount === 1);
+    // Another request's answer for the same key and request, committed after this one looked.
+    const stored = probe.raw;
+    await t.pool.query(
+      `insert into idempotency_keys (project_id, mode, key, request_hash, state, response_status, response_body, expires_at)
+       values ($1, 'sandbox', 'overtaken-1', $2, 'done', 201, $3, now() + interval '1 hour')`,
+      [api.credentials.projectId, hash, stored],
+    );
+    await blocker.query('rollback');
+    blocker.release();
+    const res = await running;
+    expect(res.status).toBe(201);
+    expect(res.raw).toBe(stored);
+    expect(res.headers['idempotent-replayed']).toBe('true');
+    expect(await customerCount()).toBe(before);
   });
 
   it('stores nothing for a request refused by validation', async () => {
@@ -148,7 +195,7 @@ describe('Idempotency-Key (spec 1.6)', () => {
 
   it('lets a retry take over a key whose holder died, and treats an expired key as new', async () => {
     const first = await api.post('/v0.9/customers', { firstName: 'Crashed' }, { idempotencyKey: 'stale-1' });
-    // As if the process had died mid-request: the key is running with a lapsed lease.
+    // A claim as servers of an earlier version wrote it, by a process that died mid-request: running, its lease lapsed.
     await t.pool.query(`update idempotency_keys set state = 'running', locked_until = now() - interval '1 second', response_body = null, response_status = null where key = 'stale-1'`);
     const retry = await api.post('/v0.9/customers', { firstName: 'Crashed' }, { idempotencyKey: 'stale-1' });
     expect(retry.status).toBe(201);

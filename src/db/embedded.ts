@@ -262,7 +262,7 @@ function acceptsConnections(port: number): Promise<boolean> {
 function connectionUrls(pgData: string, port: number, password: string): (database: string) => string {
   const credentials = `${SUPERUSER}:${encodeURIComponent(password)}`;
   if (existsSync(socketPath(pgData, port))) {
-    return (database) => `postgres://${credentials}@localhost:${port}/${database}?host=${encodeURIComponent(pgData)}`;
+    return (database) => `postgres://${credentials}@127.0.0.1:${port}/${database}?host=${encodeURIComponent(pgData)}`;
   }
   return (database) => `postgres://${credentials}@127.0.0.1:${port}/${database}`;
 }

@@ -18,18 +18,27 @@ export function withPreparedStatements(pool: pg.Pool): PostgresPool {
   return {
     async connect(): Promise<PostgresPoolClient> {
       const client = await pool.connect();
+      // pg-pool listens for errors on idle clients only. A connection lost while checked out
+      // (a database restart, a terminated backend) fails its query on its own, and the pool
+      // discards it on release; unheard, the client's 'error' event would end the process.
+      client.on('error', ignoreLostConnection);
       return {
         query: ((sqlOrCursor: string | object, parameters?: readonly unknown[]) => {
           if (typeof sqlOrCursor !== 'string') return client.query(sqlOrCursor as never);
           if (!PREPARABLE.test(sqlOrCursor)) return client.query(sqlOrCursor, parameters as unknown[]);
           return client.query({ name: statementName(sqlOrCursor), text: sqlOrCursor, values: parameters as unknown[] });
         }) as unknown as PostgresPoolClient['query'],
-        release: (destroy?: boolean) => client.release(destroy),
+        release: (destroy?: boolean) => {
+          client.removeListener('error', ignoreLostConnection);
+          client.release(destroy);
+        },
       };
     },
     end: () => pool.end(),
   };
 }
+
+function ignoreLostConnection(): void {}
 
 const names = new Map<string, string>();
 

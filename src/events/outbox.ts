@@ -26,8 +26,12 @@ export function newEvent(type: EventType, object: unknown, at: Date, detail: Rec
 /** Writes events inside the transaction of a multi-statement change, in one statement. */
 export async function recordEvents(trx: Transaction<Database>, scope: Scope, events: readonly OutboxEvent[]): Promise<void> {
   if (events.length === 0) return;
-  await trx
+  await eventsInsert(trx, scope, events).execute();
+}
+
+/** The insert of the events, for a change that sends it within its own statement: one round trip for both. */
+export function eventsInsert(trx: Transaction<Database>, scope: Scope, events: readonly OutboxEvent[]) {
+  return trx
     .insertInto('events')
-    .values(events.map((event) => ({ project_id: scope.projectId, mode: scope.mode, id: event.id, type: event.type, data: event.data, created_at: event.createdAt })))
-    .execute();
+    .values(events.map((event) => ({ project_id: scope.projectId, mode: scope.mode, id: event.id, type: event.type, data: event.data, created_at: event.createdAt })));
 }

@@ -7,8 +7,6 @@ import type { Scope } from '../domain/scope.js';
 import { renderError } from './errors.js';
 
 const RETENTION = "interval '24 hours'";
-/** How long a request may hold its key before a retry may take over (a crashed process). */
-const LEASE = "interval '60 seconds'";
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 
 /**
@@ -28,10 +26,12 @@ interface Options<T> {
 /**
  * Runs a write under the request's Idempotency-Key (spec 1.6).
  *
- * The key is claimed first (a row in `running` state with a lease), then the write runs in a
- * transaction that also stores the response on the key row: the effect and the record of it
- * commit together, so a crash between them cannot cause a second effect on retry. Business
- * refusals (409, 422) are stored and replayed like successes; a 400 or 5xx releases the key.
+ * The request's transaction first takes the key's advisory lock and reads what the key holds;
+ * the write then runs in that transaction, which also stores the response: the effect and the
+ * record of it commit together, so a crash between them cannot cause a second effect on retry,
+ * and a crashed request leaves nothing behind (its lock goes with its connection). While one
+ * request holds the lock, others with the key are told it is in use. Business refusals (409,
+ * 422) are stored and replayed like successes; a 400 or 5xx stores nothing.
  */
 export async function runIdempotent<T extends object>(
   db: Db,
@@ -48,30 +48,59 @@ export async function runIdempotent<T extends object>(
     return;
   }
   const hash = requestHash(request);
-  const claim = await claimKey(db, scope, key, hash);
-  if (claim.kind === 'replay') {
-    reply.header('idempotent-replayed', 'true');
-    sendJson(reply, claim.status, claim.body);
-    return;
-  }
+  let outcome: Settled;
   try {
-    const body = await db.transaction().execute(async (trx) => {
+    outcome = await db.transaction().execute(async (trx): Promise<Settled> => {
+      const held = await holdKey(trx, scope, key, hash);
+      if (held.kind !== 'free') return held;
       const result = await work(trx);
       const serialized = serialize(reply, result, options.status);
       const stored = options.forReplay ? serialize(reply, options.forReplay(result), options.status) : serialized;
-      await complete(trx, scope, key, options.status, stored);
-      return serialized;
+      if (!(await storeAnswer(trx, scope, key, hash, options.status, stored))) throw new AnsweredMeanwhile();
+      return { kind: 'answer', status: options.status, body: serialized };
     });
-    sendJson(reply, options.status, body);
   } catch (err) {
-    const rendered = renderError(err, request.id);
-    // Like a refusal before execution, a 400 found by the service stores nothing.
-    if (rendered.status >= 500 || rendered.status === 400) {
-      await releaseKey(db, scope, key).catch((releaseErr: unknown) => request.log.warn({ err: releaseErr }, 'could not release idempotency key'));
-      throw err;
+    if (err instanceof AnsweredMeanwhile) {
+      outcome = await answerOf(db, scope, key, hash);
+    } else {
+      const rendered = renderError(err, request.id);
+      // Like a refusal before execution, a 400 found by the service stores nothing.
+      if (rendered.status >= 500 || rendered.status === 400) throw err;
+      // The refusal rolled back with the work; it becomes the key's answer unless another
+      // request with the key has answered or is running since.
+      outcome = (await storeRefusal(db, scope, key, hash, rendered.status, rendered.body))
+        ? { kind: 'answer', status: rendered.status, body: rendered.body }
+        : await answerOf(db, scope, key, hash);
+      if (outcome.kind === 'answer') reply.headers(rendered.headers);
     }
-    await complete(db, scope, key, rendered.status, rendered.body);
-    sendJson(reply.headers(rendered.headers), rendered.status, rendered.body);
+  }
+  send(reply, outcome);
+}
+
+/** What the key holds, seen by a request about to run. */
+type Held =
+  | { kind: 'free' }
+  | { kind: 'busy' }
+  | { kind: 'reused' }
+  | { kind: 'replay'; status: number; body: string };
+/** How a keyed request ends: its own answer, or what the key held instead. */
+type Settled = Exclude<Held, { kind: 'free' }> | { kind: 'answer'; status: number; body: string };
+
+/** The key's answer was committed by another request after this one looked: roll back, replay it. */
+class AnsweredMeanwhile extends Error {}
+
+function send(reply: FastifyReply, outcome: Settled): void {
+  switch (outcome.kind) {
+    case 'busy':
+      throw new DomainError('idempotency_key_in_use', 'a request with this Idempotency-Key is in progress', undefined, 1);
+    case 'reused':
+      throw new DomainError('idempotency_key_reused', 'this Idempotency-Key was used for a different request');
+    case 'replay':
+      reply.header('idempotent-replayed', 'true');
+      sendJson(reply, outcome.status, outcome.body);
+      return;
+    case 'answer':
+      sendJson(reply, outcome.status, outcome.body);
   }
 }
 
@@ -93,85 +122,70 @@ function requestHash(request: FastifyRequest): Buffer {
     .digest();
 }
 
-type Claim = { kind: 'claimed' } | { kind: 'replay'; status: number; body: string };
+/** The key's transaction-scoped advisory lock: 64 bits of a hash of (project, mode, key). */
+const keyLock = (scope: Scope, key: string) => sql<boolean>`pg_try_advisory_xact_lock(hashtextextended(${`${scope.projectId}/${scope.mode}/${key}`}, 0))`;
 
-async function claimKey(db: Db, scope: Scope, key: string, hash: Buffer): Promise<Claim> {
-  const claimed = await db
-    .insertInto('idempotency_keys')
-    .values({
-      project_id: scope.projectId,
-      mode: scope.mode,
-      key,
-      request_hash: hash,
-      state: 'running',
-      locked_until: sql<Date>`now() + ${sql.raw(LEASE)}`,
-      expires_at: sql<Date>`now() + ${sql.raw(RETENTION)}`,
-    })
-    .onConflict((oc) =>
-      oc
-        .columns(['project_id', 'mode', 'key'])
-        .doUpdateSet({
-          request_hash: (eb) => eb.ref('excluded.request_hash'),
-          state: 'running',
-          locked_until: (eb) => eb.ref('excluded.locked_until'),
-          response_status: null,
-          response_body: null,
-          created_at: sql<Date>`now()`,
-          expires_at: (eb) => eb.ref('excluded.expires_at'),
-        })
-        // An expired key is free again; so is a key whose holder died before finishing.
-        .where((eb) =>
-          eb.or([
-            eb('idempotency_keys.expires_at', '<', sql<Date>`now()`),
-            eb.and([
-              eb('idempotency_keys.state', '=', 'running'),
-              eb('idempotency_keys.locked_until', '<', sql<Date>`now()`),
-              eb('idempotency_keys.request_hash', '=', hash),
-            ]),
-          ]),
-        ),
-    )
-    .returning('key')
-    .executeTakeFirst();
-  if (claimed) return { kind: 'claimed' };
+/** A stored row that still counts: unexpired, and not the claim of a request that died before finishing. */
+const LIVE = sql`k.expires_at >= now() and not (k.state = 'running' and k.locked_until < now())`;
 
-  const existing = await db
-    .selectFrom('idempotency_keys')
-    .select(['request_hash', 'state', 'response_status', 'response_body'])
-    .where('project_id', '=', scope.projectId)
-    .where('mode', '=', scope.mode)
-    .where('key', '=', key)
-    .executeTakeFirst();
-  // Released between the two statements (its holder failed with a 5xx): the client may retry.
-  if (!existing) throw new DomainError('idempotency_key_in_use', 'a request with this Idempotency-Key is in progress', undefined, 1);
-  if (!existing.request_hash.equals(hash)) {
-    throw new DomainError('idempotency_key_reused', 'this Idempotency-Key was used for a different request');
-  }
-  if (existing.state === 'running' || existing.response_status === null || existing.response_body === null) {
-    throw new DomainError('idempotency_key_in_use', 'a request with this Idempotency-Key is in progress', undefined, 1);
-  }
-  return { kind: 'replay', status: existing.response_status, body: existing.response_body };
+interface StoredRow {
+  request_hash: Buffer | null;
+  state: string | null;
+  response_status: number | null;
+  response_body: string | null;
 }
 
-async function complete(db: Db, scope: Scope, key: string, status: number, body: string) {
-  await db
-    .updateTable('idempotency_keys')
-    .set({ state: 'done', locked_until: null, response_status: status, response_body: body })
-    .where('project_id', '=', scope.projectId)
-    .where('mode', '=', scope.mode)
-    .where('key', '=', key)
-    .execute();
+/** What a live stored row means to a request with this hash. */
+function heldBy(row: StoredRow | undefined, hash: Buffer): Held {
+  if (!row || row.request_hash === null) return { kind: 'free' };
+  if (!row.request_hash.equals(hash)) return { kind: 'reused' };
+  // 'running' rows come only from servers of an earlier version, which claimed keys outside the transaction.
+  if (row.state !== 'done' || row.response_status === null || row.response_body === null) return { kind: 'busy' };
+  return { kind: 'replay', status: row.response_status, body: row.response_body };
 }
 
-async function releaseKey(db: Db, scope: Scope, key: string) {
-  await db
-    .deleteFrom('idempotency_keys')
-    .where('project_id', '=', scope.projectId)
-    .where('mode', '=', scope.mode)
-    .where('key', '=', key)
-    .where('state', '=', 'running')
-    .execute();
+/** Takes the key's lock for the transaction and reads what the key holds, in one round trip. */
+async function holdKey(trx: Db, scope: Scope, key: string, hash: Buffer): Promise<Held> {
+  const { rows } = await sql<StoredRow & { free: boolean }>`
+    select ${keyLock(scope, key)} as free, k.request_hash, k.state, k.response_status, k.response_body
+      from (select 1) as one
+      left join idempotency_keys k on k.project_id = ${scope.projectId} and k.mode = ${scope.mode} and k.key = ${key} and ${LIVE}`.execute(trx);
+  const row = rows[0]!;
+  return row.free ? heldBy(row, hash) : { kind: 'busy' };
 }
+
+/** After a request gave way: what the key holds now. */
+async function answerOf(db: Db, scope: Scope, key: string, hash: Buffer): Promise<Settled> {
+  const { rows } = await sql<StoredRow>`
+    select k.request_hash, k.state, k.response_status, k.response_body
+      from idempotency_keys k where k.project_id = ${scope.projectId} and k.mode = ${scope.mode} and k.key = ${key} and ${LIVE}`.execute(db);
+  const held = heldBy(rows[0], hash);
+  // Nothing stored yet: the request that answered is still committing, or failed and stored nothing.
+  return held.kind === 'free' ? { kind: 'busy' } : held;
+}
+
+/**
+ * Stores the answer as the key's, replacing an expired row or a dead request's claim; false
+ * when a live answer is there already. With `lock`, only if the key's lock is free as well.
+ */
+async function store(db: Db, scope: Scope, key: string, hash: Buffer, status: number, body: string, lock: boolean): Promise<boolean> {
+  const { rows } = await sql<{ key: string }>`
+    insert into idempotency_keys as k (project_id, mode, key, request_hash, state, locked_until, response_status, response_body, created_at, expires_at)
+    select ${scope.projectId}, ${scope.mode}, ${key}, ${hash}, 'done', null, ${status}, ${body}, now(), now() + ${sql.raw(RETENTION)}
+     where ${lock ? keyLock(scope, key) : sql`true`}
+    on conflict (project_id, mode, key) do update
+       set request_hash = excluded.request_hash, state = 'done', locked_until = null, response_status = excluded.response_status,
+           response_body = excluded.response_body, created_at = excluded.created_at, expires_at = excluded.expires_at
+     where not (${LIVE})
+    returning k.key`.execute(db);
+  return rows.length === 1;
+}
+
+/** In the request's transaction, which holds the key's lock. */
+const storeAnswer = (trx: Db, scope: Scope, key: string, hash: Buffer, status: number, body: string) => store(trx, scope, key, hash, status, body, false);
+
+/** After the work rolled back: a statement of its own, which takes the key's lock again. */
+const storeRefusal = (db: Db, scope: Scope, key: string, hash: Buffer, status: number, body: string) => store(db, scope, key, hash, status, body, true);
 
 /** The route's own response serializer, so the stored bytes are exactly the bytes sent. */
 function serialize(reply: FastifyReply, result: object, status: number): string {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Transaction } from 'kysely';
+import { sql, type Compilable, type Transaction } from 'kysely';
 import type { Db } from '../db/database.js';
 import type { AccountAccepts, Database, LedgerAccountsTable } from '../db/schema.js';
 import type { Scope } from '../domain/scope.js';
@@ -76,9 +76,10 @@ export async function insertEntry(
   scope: Scope,
   entry: { id: string; kind: string; reference: string | null; postings: readonly PostingInput[] },
   at: Date,
+  alongside?: Compilable,
 ): Promise<Map<string, string | null>> {
   const { rows } = await sql<{ account_id: string; balance: string | null }>`
-    select account_id, balance::text as balance from ledger_post(
+    ${alongside ? sql`with alongside as (${alongside}) ` : sql``}select account_id, balance::text as balance from ledger_post(
       ${scope.projectId}, ${scope.mode}, ${entry.id}, ${entry.kind}, ${entry.reference}, ${at},
       ${entry.postings.map((p) => p.accountId)}::text[], ${entry.postings.map((p) => p.asset)}::text[], ${entry.postings.map((p) => p.amount)}::numeric[])`.execute(trx);
   return new Map(rows.map((r) => [r.account_id, r.balance]));

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Transaction } from 'kysely';
+import type { Compilable, Transaction } from 'kysely';
 import type { Db } from '../db/database.js';
 import { isCheckViolation, isRetryableConflict } from '../db/errors.js';
 import type { Database } from '../db/schema.js';
@@ -59,10 +59,14 @@ function refusal(err: unknown): unknown {
   return err;
 }
 
-export async function post(trx: Transaction<Database>, scope: Scope, movement: Movement, at = new Date()): Promise<Posted> {
+/**
+ * Posts one movement in one round trip. `alongside` is another write of the same change (the
+ * event that reports it) sent in the same statement: it commits or fails with the posting.
+ */
+export async function post(trx: Transaction<Database>, scope: Scope, movement: Movement, at = new Date(), alongside?: Compilable): Promise<Posted> {
   const entry = toEntry(movement);
   try {
-    const after = await repo.insertEntry(trx, scope, entry, at);
+    const after = await repo.insertEntry(trx, scope, entry, at, alongside);
     const balances = new Map<string, string>();
     for (const [accountId, balance] of after) if (balance !== null) balances.set(accountId, balance);
     return { entryId: entry.id, balances };

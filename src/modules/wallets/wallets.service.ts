@@ -9,7 +9,7 @@ import { assertId, newId } from '../../domain/ids.js';
 import type { Scope } from '../../domain/scope.js';
 import { parsePageQuery, toPage, type Page } from '../../http/pagination.js';
 import { isoTimestamp } from '../../http/schema-helpers.js';
-import { newEvent, recordEvents } from '../../events/outbox.js';
+import { eventsInsert, newEvent, recordEvents } from '../../events/outbox.js';
 import { formatAmount, parsePositiveAmount, sum } from '../../ledger/decimal-amount.js';
 import * as ledger from '../../ledger/ledger.js';
 import * as customers from '../customers/customers.repo.js';
@@ -127,11 +127,10 @@ export function createWalletsService({ custody, assets }: { custody: Custody; as
         const txHash = `0x${randomBytes(32).toString('hex')}`;
         const at = new Date();
         const deposit = { amount: formatAmount(credited, decimals), txHash };
-        // The event first: the posting takes the wallet account's row lock, held until commit.
-        await recordEvents(trx, scope, [newEvent('wallet.depositDetected', toWalletView(wallet), at, { deposit })]);
         const world = { id: wallet.external_account_id, asset: wallet.asset };
         const account = { id: wallet.ledger_account_id, asset: wallet.asset };
-        const posted = await ledger.post(trx, scope, ledger.transfer('deposit', world, account, credited, txHash), at);
+        const detected = eventsInsert(trx, scope, [newEvent('wallet.depositDetected', toWalletView(wallet), at, { deposit })]);
+        const posted = await ledger.post(trx, scope, ledger.transfer('deposit', world, account, credited, txHash), at, detected);
         const balance = posted.balances.get(account.id)!;
         return {
           object: 'deposit',
