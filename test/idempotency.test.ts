@@ -100,33 +100,25 @@ describe('Idempotency-Key (spec 1.6)', () => {
   });
 
   it('answers 409 idempotency_key_in_use while the first request is still running', async () => {
-    // Hold the customers table so the first request blocks inside its transaction.
-    const blocker = await t.pool.connect();
-    await blocker.query('begin');
-    await blocker.query('lock table customers in exclusive mode');
+    const table = await holdCustomersTable();
     const first = api.post('/v0.9/customers', { firstName: 'Slow' }, { idempotencyKey: 'in-flight-1' });
-    // The first request holds its key and waits for the table inside its transaction.
-    await waitFor(async () => (await t.pool.query(`select 1 from pg_locks where relation = 'customers'::regclass and not granted`)).rowCount === 1);
+    await table.someoneWaits();
     const second = await api.post('/v0.9/customers', { firstName: 'Slow' }, { idempotencyKey: 'in-flight-1' });
     expect(second.status).toBe(409);
     expect(second.body.error.code).toBe('idempotency_key_in_use');
     expect(second.headers['retry-after']).toBe('1');
-    await blocker.query('rollback');
-    blocker.release();
+    await table.release();
     expect((await first).status).toBe(201);
   });
 
   it('frees the key of a request that fails with nothing stored, at once: a retry runs without waiting', async () => {
-    const blocker = await t.pool.connect();
-    await blocker.query('begin');
-    await blocker.query('lock table customers in exclusive mode');
+    const table = await holdCustomersTable();
     const first = api.post('/v0.9/customers', { firstName: 'Cut off' }, { idempotencyKey: 'cut-off-1' });
-    await waitFor(async () => (await t.pool.query(`select 1 from pg_locks where relation = 'customers'::regclass and not granted`)).rowCount === 1);
+    await table.someoneWaits();
     // The first request's connection dies mid-request, as with a crashed process.
     await t.pool.query(`select pg_terminate_backend(pid) from pg_locks where relation = 'customers'::regclass and not granted`);
     const failed = await first;
-    await blocker.query('rollback');
-    blocker.release();
+    await table.release();
     expect(failed.body.error.code).toBe('service_unavailable');
     const before = await customerCount();
     const retry = await api.post('/v0.9/customers', { firstName: 'Cut off' }, { idempotencyKey: 'cut-off-1' });
@@ -140,12 +132,10 @@ describe('Idempotency-Key (spec 1.6)', () => {
     // The same request under another key: its stored hash is this request's.
     const probe = await api.post('/v0.9/customers', body, { idempotencyKey: 'overtaken-probe' });
     const hash = (await t.pool.query(`select request_hash from idempotency_keys where key = 'overtaken-probe'`)).rows[0].request_hash;
-    const blocker = await t.pool.connect();
-    await blocker.query('begin');
-    await blocker.query('lock table customers in exclusive mode');
+    const table = await holdCustomersTable();
     const before = await customerCount();
     const running = api.post('/v0.9/customers', body, { idempotencyKey: 'overtaken-1' });
-    await waitFor(async () => (await t.pool.query(`select 1 from pg_locks where relation = 'customers'::regclass and not granted`)).rowCount === 1);
+    await table.someoneWaits();
     // Another request's answer for the same key and request, committed after this one looked.
     const stored = probe.raw;
     await t.pool.query(
@@ -153,8 +143,7 @@ describe('Idempotency-Key (spec 1.6)', () => {
        values ($1, 'sandbox', 'overtaken-1', $2, 'done', 201, $3, now() + interval '1 hour')`,
       [api.credentials.projectId, hash, stored],
     );
-    await blocker.query('rollback');
-    blocker.release();
+    await table.release();
     const res = await running;
     expect(res.status).toBe(201);
     expect(res.raw).toBe(stored);
@@ -218,6 +207,20 @@ describe('Idempotency-Key (spec 1.6)', () => {
     expect((await api.get(`/v0.9/customers/${customer.id}`)).body.lastName).toBe('Three');
   });
 });
+
+/** Locks the customers table, so that a request creating a customer blocks inside its transaction (holding its key). */
+async function holdCustomersTable() {
+  const blocker = await t.pool.connect();
+  await blocker.query('begin');
+  await blocker.query('lock table customers in exclusive mode');
+  return {
+    someoneWaits: () => waitFor(async () => (await t.pool.query(`select 1 from pg_locks where relation = 'customers'::regclass and not granted`)).rowCount === 1),
+    async release() {
+      await blocker.query('rollback');
+      blocker.release();
+    },
+  };
+}
 
 async function waitFor(condition: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
