@@ -203,19 +203,24 @@ async function isPostgres(pid: number): Promise<boolean> {
  */
 async function startPostmaster(bins: Binaries, pgData: string, runAs?: RunAs, timeoutMs = 60_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
+  const logFile = path.join(pgData, 'postgres.log');
+  let withSocket = true;
   for (;;) {
     const port = await freePort();
-    const sockets = socketPathFits(pgData, port) ? pgData : '';
+    const sockets = withSocket && socketPathFits(pgData, port) ? pgData : '';
     const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='${sockets}' -c max_connections=200`;
     try {
       await runPgCtl(
         bins,
-        ['start', '-D', pgData, '-w', '-t', '120', '-s', '-l', path.join(pgData, 'postgres.log'), '-o', options],
+        ['start', '-D', pgData, '-w', '-t', '120', '-s', '-l', logFile, '-o', options],
         runAs,
       );
       return port;
     } catch (err) {
       if (Date.now() > deadline) throw err;
+      // PostgreSQL will not start when it cannot make the only socket it is asked for (some
+      // network or shared filesystems): TCP alone is enough, so the retries go without it.
+      if ((await fs.readFile(logFile, 'utf8').catch(() => '')).includes('could not create any Unix-domain sockets')) withSocket = false;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
