@@ -99,6 +99,18 @@ describe('Idempotency-Key (spec 1.6)', () => {
     expect(replays.every((r) => r.status === 201 && r.headers['idempotent-replayed'] === 'true')).toBe(true);
   });
 
+  it('replays a stored answer to every one of many retries arriving together (none is told the key is in use)', async () => {
+    const first = await api.post('/v0.9/customers', { firstName: 'Stored' }, { idempotencyKey: 'stored-then-burst' });
+    const retries = await Promise.all(Array.from({ length: 30 }, () => api.post('/v0.9/customers', { firstName: 'Stored' }, { idempotencyKey: 'stored-then-burst' })));
+    expect(retries.map((r) => r.status)).toEqual(retries.map(() => 201));
+    for (const res of retries) {
+      expect(res.raw).toBe(first.raw);
+      expect(res.headers['idempotent-replayed']).toBe('true');
+    }
+    const reused = await Promise.all(Array.from({ length: 10 }, () => api.post('/v0.9/customers', { firstName: 'Other' }, { idempotencyKey: 'stored-then-burst' })));
+    expect(reused.map((r) => r.body.error.code)).toEqual(reused.map(() => 'idempotency_key_reused'));
+  });
+
   it('answers 409 idempotency_key_in_use while the first request is still running', async () => {
     const table = await holdCustomersTable();
     const first = api.post('/v0.9/customers', { firstName: 'Slow' }, { idempotencyKey: 'in-flight-1' });

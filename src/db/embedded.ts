@@ -209,6 +209,7 @@ async function startPostmaster(bins: Binaries, pgData: string, runAs?: RunAs, ti
     const port = await freePort();
     const sockets = withSocket && socketPathFits(pgData, port) ? pgData : '';
     const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='${sockets}' -c max_connections=200`;
+    const logFrom = (await fs.stat(logFile).catch(() => undefined))?.size ?? 0;
     try {
       await runPgCtl(
         bins,
@@ -220,7 +221,8 @@ async function startPostmaster(bins: Binaries, pgData: string, runAs?: RunAs, ti
       if (Date.now() > deadline) throw err;
       // PostgreSQL will not start when it cannot make the only socket it is asked for (some
       // network or shared filesystems): TCP alone is enough, so the retries go without it.
-      if ((await fs.readFile(logFile, 'utf8').catch(() => '')).includes('could not create any Unix-domain sockets')) withSocket = false;
+      const logged = (await fs.readFile(logFile).catch(() => Buffer.alloc(0))).subarray(logFrom).toString();
+      if (logged.includes('could not create any Unix-domain sockets')) withSocket = false;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }

@@ -26,12 +26,13 @@ interface Options<T> {
 /**
  * Runs a write under the request's Idempotency-Key (spec 1.6).
  *
- * The request's transaction first takes the key's advisory lock and reads what the key holds;
- * the write then runs in that transaction, which also stores the response: the effect and the
- * record of it commit together, so a crash between them cannot cause a second effect on retry,
- * and a crashed request leaves nothing behind (its lock goes with its connection). While one
- * request holds the lock, others with the key are told it is in use. Business refusals (409,
- * 422) are stored and replayed like successes; a 400 or 5xx stores nothing.
+ * The request's transaction first reads what the key holds and, finding nothing, takes the
+ * key's advisory lock; the write then runs in that transaction, which also stores the
+ * response: the effect and the record of it commit together, so a crash between them cannot
+ * cause a second effect on retry, and a crashed request leaves nothing behind (its lock goes
+ * with its connection). While one request holds the lock, others with the key are told it is
+ * in use. Business refusals (409, 422) are stored and replayed like successes; a 400 or 5xx
+ * stores nothing.
  */
 export async function runIdempotent<T extends object>(
   db: Db,
@@ -144,10 +145,14 @@ function heldBy(row: StoredRow | undefined, hash: Buffer): Held {
   return { kind: 'replay', status: row.response_status, body: row.response_body };
 }
 
-/** Takes the key's lock for the transaction and reads what the key holds, in one round trip. */
+/**
+ * Reads what the key holds and, when it holds nothing yet, takes its lock for the transaction,
+ * in one round trip. A stored answer is replayed (or refused as reused) without the lock, so
+ * retries arriving together all replay.
+ */
 async function holdKey(trx: Db, scope: Scope, key: string, hash: Buffer): Promise<Held> {
   const { rows } = await sql<StoredRow & { free: boolean }>`
-    select ${keyLock(scope, key)} as free, k.request_hash, k.state, k.response_status, k.response_body
+    select case when k.key is null then ${keyLock(scope, key)} else true end as free, k.request_hash, k.state, k.response_status, k.response_body
       from (select 1) as one
       left join idempotency_keys k on k.project_id = ${scope.projectId} and k.mode = ${scope.mode} and k.key = ${key} and ${LIVE}`.execute(trx);
   const row = rows[0]!;
