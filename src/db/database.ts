@@ -3,8 +3,8 @@ import pg from 'pg';
 import type { Config } from '../config.js';
 import { type ClusterRole, startEmbeddedCluster } from './embedded.js';
 import { migrate } from './migrate.js';
-import { withPreparedStatements } from './prepared-statements.js';
 import type { Database } from './schema.js';
+import { SERVER_POOL_OPTIONS, serverPool } from './server-pool.js';
 
 export type Db = Kysely<Database>;
 
@@ -36,6 +36,7 @@ export async function openDatabase(config: Config, log: Logger, role: ClusterRol
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
     application_name: 'oms-server',
+    ...SERVER_POOL_OPTIONS,
   });
   // A connection dropped while idle (database restart) must not crash the process; the pool
   // replaces it on the next checkout.
@@ -47,7 +48,7 @@ export async function openDatabase(config: Config, log: Logger, role: ClusterRol
     await cluster?.stop();
     throw err;
   }
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: withPreparedStatements(pool) }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: serverPool(pool) }) });
   return {
     db,
     pool,

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/database.js';
+import { isUniqueViolation } from '../db/errors.js';
+import { THEN_COMMIT } from '../db/server-pool.js';
 import { DomainError, validationError } from '../domain/errors.js';
 import type { Scope } from '../domain/scope.js';
 import { renderError } from './errors.js';
@@ -57,7 +59,7 @@ export async function runIdempotent<T extends object>(
       const result = await work(trx);
       const serialized = serialize(reply, result, options.status);
       const stored = options.forReplay ? serialize(reply, options.forReplay(result), options.status) : serialized;
-      if (!(await storeAnswer(trx, scope, key, hash, options.status, stored))) throw new AnsweredMeanwhile();
+      await storeAnswer(trx, scope, key, hash, options.status, stored);
       return { kind: 'answer', status: options.status, body: serialized };
     });
   } catch (err) {
@@ -170,27 +172,41 @@ async function answerOf(db: Db, scope: Scope, key: string, hash: Buffer): Promis
 }
 
 /**
- * Stores the answer as the key's, replacing an expired row or a dead request's claim; false
- * when a live answer is there already. With `lock`, only if the key's lock is free as well.
+ * The insert that makes this the key's answer, replacing an expired row or a dead request's
+ * claim; it inserts nothing when a live answer is there already, or when `when` is false.
  */
-async function store(db: Db, scope: Scope, key: string, hash: Buffer, status: number, body: string, lock: boolean): Promise<boolean> {
-  const { rows } = await sql<{ key: string }>`
+const answerInsert = (scope: Scope, key: string, hash: Buffer, status: number, body: string, when: RawBuilder<unknown>) => sql<{ key: string }>`
     insert into idempotency_keys as k (project_id, mode, key, request_hash, state, locked_until, response_status, response_body, created_at, expires_at)
     select ${scope.projectId}, ${scope.mode}, ${key}, ${hash}, 'done', null, ${status}, ${body}, now(), now() + ${sql.raw(RETENTION)}
-     where ${lock ? keyLock(scope, key) : sql`true`}
+     where ${when}
     on conflict (project_id, mode, key) do update
        set request_hash = excluded.request_hash, state = 'done', locked_until = null, response_status = excluded.response_status,
            response_body = excluded.response_body, created_at = excluded.created_at, expires_at = excluded.expires_at
      where not (${LIVE})
-    returning k.key`.execute(db);
-  return rows.length === 1;
+    returning k.key`;
+
+/**
+ * In the request's transaction, which holds the key's lock: the last statement, sent with the
+ * COMMIT. An answer stored meanwhile by another request makes it fail (and the COMMIT roll
+ * back) instead of storing nothing.
+ */
+async function storeAnswer(trx: Db, scope: Scope, key: string, hash: Buffer, status: number, body: string): Promise<void> {
+  try {
+    await sql`with stored as (${answerInsert(scope, key, hash, status, body, sql`true`)})
+      select idempotency_require_stored((select count(*) from stored))${THEN_COMMIT}`.execute(trx);
+  } catch (err) {
+    throw isUniqueViolation(err, 'idempotency_keys_pkey') ? new AnsweredMeanwhile() : err;
+  }
 }
 
-/** In the request's transaction, which holds the key's lock. */
-const storeAnswer = (trx: Db, scope: Scope, key: string, hash: Buffer, status: number, body: string) => store(trx, scope, key, hash, status, body, false);
-
-/** After the work rolled back: a statement of its own, which takes the key's lock again. */
-const storeRefusal = (db: Db, scope: Scope, key: string, hash: Buffer, status: number, body: string) => store(db, scope, key, hash, status, body, true);
+/**
+ * After the work rolled back: a statement of its own, which takes the key's lock again; false
+ * when another request with the key has answered or is running.
+ */
+async function storeRefusal(db: Db, scope: Scope, key: string, hash: Buffer, status: number, body: string): Promise<boolean> {
+  const { rows } = await answerInsert(scope, key, hash, status, body, keyLock(scope, key)).execute(db);
+  return rows.length === 1;
+}
 
 /** The route's own response serializer, so the stored bytes are exactly the bytes sent. */
 function serialize(reply: FastifyReply, result: object, status: number): string {

@@ -12,7 +12,7 @@ import { createEvaluationWorker, type EvaluationWorker } from '../../src/modules
 import { loadConfig, type Config } from '../../src/config.js';
 import { createMasterKeyring, type MasterKeyring } from '../../src/crypto/master-keys.js';
 import type { Db } from '../../src/db/database.js';
-import { withPreparedStatements } from '../../src/db/prepared-statements.js';
+import { SERVER_POOL_OPTIONS, serverPool } from '../../src/db/server-pool.js';
 import type { Database } from '../../src/db/schema.js';
 import type { Mode } from '../../src/domain/scope.js';
 import { createLogger } from '../../src/http/logging.js';
@@ -98,9 +98,9 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   const masterKey = randomBytes(32).toString('base64');
   const config = loadConfig({ DATABASE_URL: databaseUrl, OMS_MASTER_KEY: masterKey, OMS_RATE_LIMIT_PER_SECOND: '100000', OMS_RATE_LIMIT_BURST: '100000', ...env });
   const keyring = createMasterKeyring([Buffer.from(masterKey, 'base64')]);
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
-  // The server's own connection path: named prepared statements, lost connections survived.
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: withPreparedStatements(pool) }) });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, ...SERVER_POOL_OPTIONS });
+  // The server's own connection path: named prepared statements, pipelined transaction boundaries, lost connections survived.
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: serverPool(pool) }) });
   await ensureSigningKey(db, keyring);
 
   let captured = '';

@@ -1,0 +1,106 @@
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../src/db/schema.js';
+import { SERVER_POOL_OPTIONS, serverPool, THEN_COMMIT } from '../src/db/server-pool.js';
+import { startTestApp, type TestApp } from './support/harness.js';
+
+let t: TestApp;
+let pool: pg.Pool;
+let db: Kysely<Database>;
+/** Writes to the database socket since the last reset: each is one round trip's request. */
+let writes = 0;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  await t.pool.query('create table pipelined (id int primary key, note text not null)');
+  pool = new pg.Pool({ connectionString: t.databaseUrl, max: 1, ...SERVER_POOL_OPTIONS });
+  pool.on('connect', (client) => {
+    const stream = client.connection.stream as unknown as { _write: Function; _writev: Function };
+    const write = stream._write.bind(stream);
+    const writev = stream._writev.bind(stream);
+    stream._write = (...args: unknown[]) => ((writes += 1), write(...args));
+    stream._writev = (...args: unknown[]) => ((writes += 1), writev(...args));
+  });
+  db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: serverPool(pool) }) });
+  // Connected and the statements below prepared on it, so writes count round trips only.
+  await db.transaction().execute(async (trx) => {
+    await sql`select count(*) from pipelined`.execute(trx);
+    await sql`insert into pipelined values (0, 'warm-up') on conflict do nothing${THEN_COMMIT}`.execute(trx);
+  });
+});
+afterAll(async () => {
+  await db.destroy();
+  await t.close();
+});
+
+const rows = async (id: number) => (await t.pool.query('select note from pipelined where id = $1', [id])).rows;
+
+describe('the server pool (pipelined transaction boundaries)', () => {
+  it('sends BEGIN with the first statement and COMMIT with the statement marked THEN_COMMIT: two statements, two round trips', async () => {
+    writes = 0;
+    await db.transaction().execute(async (trx) => {
+      await sql`select count(*) from pipelined`.execute(trx);
+      await sql`insert into pipelined values (1, 'one') on conflict do nothing${THEN_COMMIT}`.execute(trx);
+    });
+    expect(writes).toBe(2);
+    expect(await rows(1)).toEqual([{ note: 'one' }]);
+  });
+
+  it('runs the statements in one transaction: the last one has committed when it returns, the earlier ones with it', async () => {
+    let seenOutside: unknown[] = [];
+    await db.transaction().execute(async (trx) => {
+      await sql`insert into pipelined values (2, 'two')`.execute(trx);
+      expect(await rows(2)).toEqual([]);
+      await sql`insert into pipelined values (3, 'three')${THEN_COMMIT}`.execute(trx);
+      seenOutside = [...(await rows(2)), ...(await rows(3))];
+    });
+    expect(seenOutside).toEqual([{ note: 'two' }, { note: 'three' }]);
+  });
+
+  it('keeps a plain transaction to one round trip per statement plus its COMMIT', async () => {
+    writes = 0;
+    await db.transaction().execute(async (trx) => {
+      await sql`select count(*) from pipelined`.execute(trx);
+      await sql`select count(*) from pipelined`.execute(trx);
+    });
+    expect(writes).toBe(3);
+  });
+
+  it('sends nothing for a transaction that runs no statement', async () => {
+    writes = 0;
+    await expect(db.transaction().execute(async () => 'nothing')).resolves.toBe('nothing');
+    expect(writes).toBe(0);
+  });
+
+  it('rolls everything back when the marked statement fails: the COMMIT behind it finds the transaction aborted', async () => {
+    const failing = db.transaction().execute(async (trx) => {
+      await sql`insert into pipelined values (4, 'four')`.execute(trx);
+      await sql`insert into pipelined values (1, 'duplicate')${THEN_COMMIT}`.execute(trx);
+    });
+    await expect(failing).rejects.toMatchObject({ code: '23505' });
+    expect(await rows(4)).toEqual([]);
+    // The connection is clean for the next transaction.
+    await db.transaction().execute((trx) => sql`insert into pipelined values (5, 'five')${THEN_COMMIT}`.execute(trx));
+    expect(await rows(5)).toEqual([{ note: 'five' }]);
+  });
+
+  it('rolls back when the first statement, sent with BEGIN, fails', async () => {
+    await expect(
+      db.transaction().execute(async (trx) => {
+        await sql`insert into pipelined values (1, 'duplicate')`.execute(trx);
+      }),
+    ).rejects.toMatchObject({ code: '23505' });
+    await db.transaction().execute((trx) => sql`insert into pipelined values (6, 'six')`.execute(trx));
+    expect(await rows(6)).toEqual([{ note: 'six' }]);
+  });
+
+  it('refuses a statement after the marked one, and says so when asked to roll back what has committed', async () => {
+    const after = db.transaction().execute(async (trx) => {
+      await sql`insert into pipelined values (7, 'seven')${THEN_COMMIT}`.execute(trx);
+      await sql`select 1`.execute(trx);
+    });
+    await expect(after).rejects.toThrow(/cannot be rolled back/);
+    expect(await rows(7)).toEqual([{ note: 'seven' }]);
+  });
+});
