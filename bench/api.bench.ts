@@ -12,6 +12,7 @@ import { freePort } from '../src/net/free-port.js';
 import { childEnv } from '../test/support/processes.js';
 import type { LoadJob } from './load-worker.js';
 import { runBench } from './run-bench.js';
+import { settleDatabase } from './settle-database.js';
 
 /**
  * `npm run bench`: the real server against a floor server (bench/floor-server.ts) on the same
@@ -238,7 +239,7 @@ interface Round {
   floor: Measured;
 }
 
-async function measure(side: Side, method: Scenario['method'], paths: string[], bearer: string): Promise<Measured> {
+async function measure(side: Side, method: Scenario['method'], paths: string[], bearer: string, databaseUrl: string): Promise<Measured> {
   const job: LoadJob = {
     url: `http://127.0.0.1:${side.port}`,
     method,
@@ -248,6 +249,8 @@ async function measure(side: Side, method: Scenario['method'], paths: string[], 
     duration: WARMUP_S,
   };
   await runLoad(job);
+  // After the warm-up, whose rows the statistics then cover: see settleDatabase.
+  await settleDatabase(databaseUrl);
   const result = await runLoad({ ...job, duration: DURATION_S });
   if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
     throw new Error(`${side.label} ${method}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
@@ -298,6 +301,7 @@ async function measureLoad() {
   const scenarios = allScenarios.filter((scenario) => !ONLY || ONLY.includes(scenario.name));
   if (scenarios.length === 0) throw new Error(`BENCH_ONLY names no scenario; there are: ${allScenarios.map((s) => s.name).join(', ')}`);
 
+  const databaseUrl = await embeddedDatabaseUrl(dataDir);
   const floorPort = await freePort();
   const floor = track(
     spawn(process.execPath, ['--import', 'tsx', 'bench/floor-server.ts'], {
@@ -305,7 +309,7 @@ async function measureLoad() {
       env: {
         ...process.env,
         PORT: String(floorPort),
-        FLOOR_DATABASE_URL: await embeddedDatabaseUrl(dataDir),
+        FLOOR_DATABASE_URL: databaseUrl,
         FLOOR_PROJECT_ID: creds.projectId,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -325,8 +329,8 @@ async function measureLoad() {
   for (let round = 0; round < ROUNDS; round++) {
     for (const scenario of scenarios) {
       rounds.get(scenario)!.push({
-        server: await measure(real, scenario.method, scenario.server, bearer),
-        floor: await measure(bare, scenario.method, scenario.floor, bearer),
+        server: await measure(real, scenario.method, scenario.server, bearer, databaseUrl),
+        floor: await measure(bare, scenario.method, scenario.floor, bearer, databaseUrl),
       });
     }
   }

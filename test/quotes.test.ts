@@ -597,6 +597,17 @@ describe('idempotency', () => {
     expect(await quoteRows()).toBe(before);
   });
 
+  it('a key that holds an answer refuses a different request as reused, even one the service refuses before reading anything', async () => {
+    const from = await fundedWallet(t.api, '0');
+    const key = `quote-reuse-early-${Date.now()}`;
+    const first = await postQuote(quoteBody({ customerId: from.customerId, walletId: from.walletId, to: { blockchainAddress: CHECKSUMMED }, sourceAmount: '4' }), t.api, key);
+    expect(first.status).toBe(201);
+    // Both amounts: a 400 the service finds before its first statement, which would have taken the key.
+    const both = quoteBody({ customerId: from.customerId, walletId: from.walletId, to: { blockchainAddress: CHECKSUMMED }, sourceAmount: '4', destinationAmount: '4' });
+    expectError(await postQuote(both, t.api, key), 422, 'idempotency_key_reused');
+    expectError(await postQuote(both, t.api, `${key}-fresh`), 400, 'validation_error');
+  });
+
   it('a business refusal (422) is stored and replayed under its key', async () => {
     const from = await fundedWallet(t.api, '0');
     const b = quoteBody({ customerId: from.customerId, walletId: from.walletId, to: { externalAccount: 'acct_1' }, sourceAmount: '4' });

@@ -2,7 +2,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/schema.js';
-import { SERVER_POOL_OPTIONS, serverPool, THEN_COMMIT } from '../src/db/server-pool.js';
+import { SERVER_POOL_OPTIONS, serverPool, THEN_COMMIT, WITH_NEXT } from '../src/db/server-pool.js';
 import { startTestApp, type TestApp } from './support/harness.js';
 
 let t: TestApp;
@@ -28,6 +28,7 @@ beforeAll(async () => {
     await sql`select count(*) from pipelined`.execute(trx);
     await sql`insert into pipelined values (0, 'warm-up') on conflict do nothing${THEN_COMMIT}`.execute(trx);
   });
+  await db.transaction().execute((trx) => sql`insert into pipelined values (0, 'warm-up') on conflict do nothing${WITH_NEXT}`.execute(trx));
 });
 afterAll(async () => {
   await db.destroy();
@@ -47,15 +48,15 @@ describe('the server pool (pipelined transaction boundaries)', () => {
     expect(await rows(1)).toEqual([{ note: 'one' }]);
   });
 
-  it('runs the statements in one transaction: the last one has committed when it returns, the earlier ones with it', async () => {
-    let seenOutside: unknown[] = [];
+  it('runs the statements in one transaction, committed by the COMMIT that went with the last one', async () => {
+    writes = 0;
     await db.transaction().execute(async (trx) => {
       await sql`insert into pipelined values (2, 'two')`.execute(trx);
       expect(await rows(2)).toEqual([]);
       await sql`insert into pipelined values (3, 'three')${THEN_COMMIT}`.execute(trx);
-      seenOutside = [...(await rows(2)), ...(await rows(3))];
     });
-    expect(seenOutside).toEqual([{ note: 'two' }, { note: 'three' }]);
+    expect(writes).toBe(2);
+    expect([...(await rows(2)), ...(await rows(3))]).toEqual([{ note: 'two' }, { note: 'three' }]);
   });
 
   it('keeps a plain transaction to one round trip per statement plus its COMMIT', async () => {
@@ -102,5 +103,47 @@ describe('the server pool (pipelined transaction boundaries)', () => {
     });
     await expect(after).rejects.toThrow(/cannot be rolled back/);
     expect(await rows(7)).toEqual([{ note: 'seven' }]);
+  });
+
+  it('holds a WITH_NEXT statement back and sends it with the next one: BEGIN, it and a read in one round trip', async () => {
+    writes = 0;
+    const counted = await db.transaction().execute(async (trx) => {
+      const held = await sql`insert into pipelined values (10, 'ten') on conflict do nothing${WITH_NEXT}`.execute(trx);
+      expect(held.rows).toEqual([]);
+      expect(writes).toBe(0);
+      return (await sql<{ n: number }>`select count(*)::int as n from pipelined where id = 10`.execute(trx)).rows[0]!.n;
+    });
+    expect(counted).toBe(1);
+    expect(writes).toBe(2);
+    expect(await rows(10)).toEqual([{ note: 'ten' }]);
+  });
+
+  it('sends a WITH_NEXT statement with the COMMIT when nothing follows it', async () => {
+    writes = 0;
+    await db.transaction().execute((trx) => sql`insert into pipelined values (11, 'eleven') on conflict do nothing${WITH_NEXT}`.execute(trx));
+    expect(writes).toBe(1);
+    expect(await rows(11)).toEqual([{ note: 'eleven' }]);
+  });
+
+  it('reports a failed WITH_NEXT statement as the next statement\'s error, and runs nothing after it', async () => {
+    const failing = db.transaction().execute(async (trx) => {
+      await sql`insert into pipelined values (1, 'duplicate')${WITH_NEXT}`.execute(trx);
+      await sql`insert into pipelined values (12, 'twelve')`.execute(trx);
+    });
+    await expect(failing).rejects.toMatchObject({ code: '23505', constraint: 'pipelined_pkey' });
+    expect(await rows(12)).toEqual([]);
+    const atCommit = db.transaction().execute((trx) => sql`insert into pipelined values (1, 'duplicate')${WITH_NEXT}`.execute(trx));
+    await expect(atCommit).rejects.toMatchObject({ code: '23505', constraint: 'pipelined_pkey' });
+  });
+
+  it('sends nothing for a transaction rolled back before anything but held statements', async () => {
+    writes = 0;
+    const abandoned = db.transaction().execute(async (trx) => {
+      await sql`insert into pipelined values (13, 'thirteen')${WITH_NEXT}`.execute(trx);
+      throw new Error('changed my mind');
+    });
+    await expect(abandoned).rejects.toThrow('changed my mind');
+    expect(writes).toBe(0);
+    expect(await rows(13)).toEqual([]);
   });
 });

@@ -5,7 +5,16 @@ import { preparedStatement } from './prepared-statements.js';
 const TRANSACTION_START = /^\s*(begin|start\s+transaction)\b/i;
 const COMMIT = /^\s*commit\s*$/i;
 const ROLLBACK = /^\s*rollback\s*$/i;
+const WITH_NEXT_MARK = '/* with next */';
 const LAST_STATEMENT_MARK = '/* then commit */';
+
+/**
+ * Appended to a statement whose result the caller does not need: it is held back and goes
+ * out with the transaction's next statement (or its COMMIT), in the same round trip, and the
+ * caller gets an empty result at once. The statement must raise where it would have told the
+ * caller "stop": its error is then what the next statement reports, and nothing after it ran.
+ */
+export const WITH_NEXT = sql.raw(` ${WITH_NEXT_MARK}`);
 
 /**
  * Appended to a transaction's last statement: its COMMIT goes out with it, in the same round
@@ -20,10 +29,11 @@ export const SERVER_POOL_OPTIONS = { pipeline: true } as const satisfies pg.Pool
 
 /**
  * The pool the server's Kysely runs on. On each checkout, DML runs as named prepared
- * statements, and a transaction's boundaries share round trips with its statements: BEGIN
- * goes out with the first statement, and COMMIT with a statement marked `THEN_COMMIT`. On
- * this kind of machine a round trip (a write and a wake-up on both sides) costs more than a
- * short statement's execution, so a keyed write's six round trips become four.
+ * statements, and statements share round trips where nothing waits on their answers: BEGIN
+ * and statements marked `WITH_NEXT` go out with the next statement, and COMMIT with a
+ * statement marked `THEN_COMMIT`. A keyed write (spec 1.6) is then one round trip for its
+ * key and first statement, one per further statement, and none of its own for storing the
+ * answer and committing: a sandbox deposit's six round trips become three.
  *
  * PostgreSQL runs pipelined messages in order and answers each, so the statement's result and
  * errors are its own; a statement that fails inside the transaction aborts it, and the COMMIT
@@ -63,8 +73,10 @@ function noop(): void {}
 
 /** One checkout of a connection: where its transaction stands between Kysely's calls. */
 class Checkout {
-  /** A BEGIN not sent yet: it goes out with the transaction's first statement. */
-  private heldStart: string | undefined;
+  /** Statements not sent yet (a BEGIN, statements marked WITH_NEXT): they go out with the next one. */
+  private held: pg.QueryConfig[] = [];
+  /** Whether the held statements include the transaction's BEGIN, i.e. nothing of it was sent. */
+  private startHeld = false;
   /** The COMMIT sent behind the transaction's last statement, answered when Kysely ends the transaction. */
   private sentEnd: Promise<pg.QueryResult> | undefined;
 
@@ -73,35 +85,66 @@ class Checkout {
   async query(text: string, parameters: readonly unknown[]): Promise<pg.QueryResult> {
     if (this.sentEnd) return this.endSent(text);
     if (TRANSACTION_START.test(text)) {
-      this.heldStart = text;
+      this.hold({ text }, true);
       return completed('BEGIN');
     }
-    const start = this.heldStart;
-    this.heldStart = undefined;
-    // A transaction that ran no statement: nothing was sent, so there is nothing to end.
-    if (start !== undefined && (COMMIT.test(text) || ROLLBACK.test(text))) return completed(COMMIT.test(text) ? 'COMMIT' : 'ROLLBACK');
-    const statement = preparedStatement(text, parameters);
-    const last = text.endsWith(LAST_STATEMENT_MARK);
-    if (start === undefined && !last) return this.client.query(statement);
-
-    const [started, result, ended] = this.sendTogether(start, statement, last ? 'commit' : undefined);
-    if (ended) this.sentEnd = ended;
-    // A failed BEGIN is the cause of whatever the statement then met.
-    await started;
-    return result;
+    if (text.endsWith(WITH_NEXT_MARK)) {
+      this.hold(preparedStatement(text, parameters), false);
+      return completed('SELECT');
+    }
+    if (ROLLBACK.test(text)) return this.rollback(text);
+    if (COMMIT.test(text)) {
+      // A transaction that sent nothing has nothing to end.
+      if (this.startHeld && this.held.length === 1) return this.dropHeld('COMMIT');
+      return this.sendWithHeld({ text }, false);
+    }
+    return this.sendWithHeld(preparedStatement(text, parameters), text.endsWith(LAST_STATEMENT_MARK));
   }
 
-  /** The queries in one write; PostgreSQL answers each in order. */
-  private sendTogether(start: string | undefined, statement: pg.QueryConfig, end: string | undefined) {
+  private hold(statement: pg.QueryConfig, isStart: boolean): void {
+    this.held.push(statement);
+    if (isStart) this.startHeld = true;
+  }
+
+  private dropHeld(command: string): pg.QueryResult {
+    this.held = [];
+    this.startHeld = false;
+    return completed(command);
+  }
+
+  /** Held statements need not run to be rolled back; the transaction is rolled back only if it was begun. */
+  private rollback(text: string): Promise<pg.QueryResult> | pg.QueryResult {
+    const begun = !this.startHeld;
+    this.dropHeld('ROLLBACK');
+    return begun ? this.client.query(text) : completed('ROLLBACK');
+  }
+
+  /**
+   * Sends the held statements, then this one (and COMMIT behind it when it is the last), in
+   * one write; PostgreSQL answers each in order. A held statement's error is the cause of
+   * whatever the statements after it met, so it is the one reported.
+   */
+  private async sendWithHeld(statement: pg.QueryConfig, thenCommit: boolean): Promise<pg.QueryResult> {
+    const queries = [...this.held, statement, ...(thenCommit ? [{ text: 'commit' }] : [])];
+    const heldCount = this.held.length;
+    this.held = [];
+    this.startHeld = false;
+    if (queries.length === 1) return this.client.query(statement);
+
+    const sent = this.sendTogether(queries);
+    if (thenCommit) this.sentEnd = sent[sent.length - 1];
+    for (const earlier of sent.slice(0, heldCount)) await earlier;
+    return sent[heldCount]!;
+  }
+
+  private sendTogether(queries: pg.QueryConfig[]): Promise<pg.QueryResult>[] {
     const stream = this.client.connection.stream;
     stream.cork();
     try {
-      const started = start === undefined ? undefined : this.client.query(start);
-      const result = this.client.query(statement);
-      const ended = end === undefined ? undefined : this.client.query(end);
+      const sent = queries.map((query) => this.client.query(query));
       // Each is awaited by someone later; until then a rejection is not "unhandled".
-      for (const sent of [started, result, ended]) sent?.catch(noop);
-      return [started, result, ended] as const;
+      for (const promise of sent) promise.catch(noop);
+      return sent;
     } finally {
       stream.uncork();
     }

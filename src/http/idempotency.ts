@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/database.js';
 import { isUniqueViolation } from '../db/errors.js';
-import { THEN_COMMIT } from '../db/server-pool.js';
+import { THEN_COMMIT, WITH_NEXT } from '../db/server-pool.js';
 import { DomainError, validationError } from '../domain/errors.js';
 import type { Scope } from '../domain/scope.js';
 import { renderError } from './errors.js';
@@ -28,13 +28,15 @@ interface Options<T> {
 /**
  * Runs a write under the request's Idempotency-Key (spec 1.6).
  *
- * The request's transaction first reads what the key holds and, finding nothing, takes the
- * key's advisory lock; the write then runs in that transaction, which also stores the
- * response: the effect and the record of it commit together, so a crash between them cannot
- * cause a second effect on retry, and a crashed request leaves nothing behind (its lock goes
- * with its connection). While one request holds the lock, others with the key are told it is
- * in use. Business refusals (409, 422) are stored and replayed like successes; a 400 or 5xx
- * stores nothing.
+ * The request's transaction takes the key (its advisory lock, unless another request holds
+ * it or has answered it), runs the write, and stores the response: the effect and the record
+ * of it commit together, so a crash between them cannot cause a second effect on retry, and
+ * a crashed request leaves nothing behind (its lock goes with its connection). Taking the key
+ * goes out with the write's first statement and storing the answer with the COMMIT, each
+ * refusing itself when the key is taken, so the key costs no round trip of its own. A request
+ * that finds the key taken rolls back and answers with what the key holds: the stored
+ * response (replayed), a refusal as reused, or "in use" while the holder runs. Business
+ * refusals (409, 422) are stored and replayed like successes; a 400 or 5xx stores nothing.
  */
 export async function runIdempotent<T extends object>(
   db: Db,
@@ -54,8 +56,7 @@ export async function runIdempotent<T extends object>(
   let outcome: Settled;
   try {
     outcome = await db.transaction().execute(async (trx): Promise<Settled> => {
-      const held = await holdKey(trx, scope, key, hash);
-      if (held.kind !== 'free') return held;
+      await takeKey(trx, scope, key);
       const result = await work(trx);
       const serialized = serialize(reply, result, options.status);
       const stored = options.forReplay ? serialize(reply, options.forReplay(result), options.status) : serialized;
@@ -63,34 +64,34 @@ export async function runIdempotent<T extends object>(
       return { kind: 'answer', status: options.status, body: serialized };
     });
   } catch (err) {
-    if (err instanceof AnsweredMeanwhile) {
-      outcome = await answerOf(db, scope, key, hash);
+    if (isKeyTaken(err)) {
+      outcome = await heldAnswer(db, scope, key, hash);
     } else {
       const rendered = renderError(err, request.id);
-      // Like a refusal before execution, a 400 found by the service stores nothing.
-      if (rendered.status >= 500 || rendered.status === 400) throw err;
-      // The refusal rolled back with the work; it becomes the key's answer unless another
-      // request with the key has answered or is running since.
-      outcome = (await storeRefusal(db, scope, key, hash, rendered.status, rendered.body))
-        ? { kind: 'answer', status: rendered.status, body: rendered.body }
-        : await answerOf(db, scope, key, hash);
-      if (outcome.kind === 'answer') reply.headers(rendered.headers);
+      if (rendered.status >= 500 || rendered.status === 400) {
+        // A write that failed before its first statement never learnt whether the key was
+        // taken; what another request stored for the key still comes first. Otherwise, like a
+        // refusal before execution, a 400 found by the service stores nothing.
+        const held = await heldAnswer(db, scope, key, hash).catch(() => undefined);
+        if (held === undefined || held.kind === 'busy') throw err;
+        outcome = held;
+      } else {
+        // The refusal rolled back with the work; it becomes the key's answer unless another
+        // request with the key has answered or is running since.
+        outcome = (await storeRefusal(db, scope, key, hash, rendered.status, rendered.body))
+          ? { kind: 'answer', status: rendered.status, body: rendered.body }
+          : await heldAnswer(db, scope, key, hash);
+        if (outcome.kind === 'answer') reply.headers(rendered.headers);
+      }
     }
   }
   send(reply, outcome);
 }
 
-/** What the key holds, seen by a request about to run. */
-type Held =
-  | { kind: 'free' }
-  | { kind: 'busy' }
-  | { kind: 'reused' }
-  | { kind: 'replay'; status: number; body: string };
+/** What a key taken by another request means to this one. */
+type Held = { kind: 'busy' } | { kind: 'reused' } | { kind: 'replay'; status: number; body: string };
 /** How a keyed request ends: its own answer, or what the key held instead. */
-type Settled = Exclude<Held, { kind: 'free' }> | { kind: 'answer'; status: number; body: string };
-
-/** The key's answer was committed by another request after this one looked: roll back, replay it. */
-class AnsweredMeanwhile extends Error {}
+type Settled = Held | { kind: 'answer'; status: number; body: string };
 
 function send(reply: FastifyReply, outcome: Settled): void {
   switch (outcome.kind) {
@@ -131,44 +132,33 @@ const keyLock = (scope: Scope, key: string) => sql<boolean>`pg_try_advisory_xact
 /** A stored row that still counts: unexpired, and not the claim of a request that died before finishing. */
 const LIVE = sql`k.expires_at >= now() and not (k.state = 'running' and k.locked_until < now())`;
 
-interface StoredRow {
-  request_hash: Buffer | null;
-  state: string | null;
-  response_status: number | null;
-  response_body: string | null;
+const keyRow = (scope: Scope, key: string) => sql`k.project_id = ${scope.projectId} and k.mode = ${scope.mode} and k.key = ${key}`;
+
+/** What the statements below raise (migration 0014) when the key is another request's. */
+const isKeyTaken = (err: unknown) => isUniqueViolation(err, 'idempotency_keys_pkey');
+
+/**
+ * Takes the key's lock for the transaction, and refuses (raises) when a live answer is stored
+ * or another request holds the lock. It goes out with the work's first statement. A stored
+ * answer refuses before the lock is tried, so retries arriving together all replay.
+ */
+async function takeKey(trx: Db, scope: Scope, key: string): Promise<void> {
+  await sql`select case when exists (select from idempotency_keys k where ${keyRow(scope, key)} and ${LIVE}) then idempotency_key_taken()
+                        when not ${keyLock(scope, key)} then idempotency_key_taken()
+                        else true end${WITH_NEXT}`.execute(trx);
 }
 
-/** What a live stored row means to a request with this hash. */
-function heldBy(row: StoredRow | undefined, hash: Buffer): Held {
-  if (!row || row.request_hash === null) return { kind: 'free' };
+/** After a request found the key taken: what it holds. */
+async function heldAnswer(db: Db, scope: Scope, key: string, hash: Buffer): Promise<Held> {
+  const { rows } = await sql<{ request_hash: Buffer; state: string; response_status: number | null; response_body: string | null }>`
+    select k.request_hash, k.state, k.response_status, k.response_body from idempotency_keys k where ${keyRow(scope, key)} and ${LIVE}`.execute(db);
+  const row = rows[0];
+  // Nothing stored: the holder is still running (or committing), or failed and stored nothing.
+  if (!row) return { kind: 'busy' };
   if (!row.request_hash.equals(hash)) return { kind: 'reused' };
   // 'running' rows come only from servers of an earlier version, which claimed keys outside the transaction.
   if (row.state !== 'done' || row.response_status === null || row.response_body === null) return { kind: 'busy' };
   return { kind: 'replay', status: row.response_status, body: row.response_body };
-}
-
-/**
- * Reads what the key holds and, when it holds nothing yet, takes its lock for the transaction,
- * in one round trip. A stored answer is replayed (or refused as reused) without the lock, so
- * retries arriving together all replay.
- */
-async function holdKey(trx: Db, scope: Scope, key: string, hash: Buffer): Promise<Held> {
-  const { rows } = await sql<StoredRow & { free: boolean }>`
-    select case when k.key is null then ${keyLock(scope, key)} else true end as free, k.request_hash, k.state, k.response_status, k.response_body
-      from (select 1) as one
-      left join idempotency_keys k on k.project_id = ${scope.projectId} and k.mode = ${scope.mode} and k.key = ${key} and ${LIVE}`.execute(trx);
-  const row = rows[0]!;
-  return row.free ? heldBy(row, hash) : { kind: 'busy' };
-}
-
-/** After a request gave way: what the key holds now. */
-async function answerOf(db: Db, scope: Scope, key: string, hash: Buffer): Promise<Settled> {
-  const { rows } = await sql<StoredRow>`
-    select k.request_hash, k.state, k.response_status, k.response_body
-      from idempotency_keys k where k.project_id = ${scope.projectId} and k.mode = ${scope.mode} and k.key = ${key} and ${LIVE}`.execute(db);
-  const held = heldBy(rows[0], hash);
-  // Nothing stored yet: the request that answered is still committing, or failed and stored nothing.
-  return held.kind === 'free' ? { kind: 'busy' } : held;
 }
 
 /**
@@ -187,16 +177,12 @@ const answerInsert = (scope: Scope, key: string, hash: Buffer, status: number, b
 
 /**
  * In the request's transaction, which holds the key's lock: the last statement, sent with the
- * COMMIT. An answer stored meanwhile by another request makes it fail (and the COMMIT roll
- * back) instead of storing nothing.
+ * COMMIT. An answer stored meanwhile by another request makes it refuse itself (and the
+ * COMMIT roll back) instead of storing nothing.
  */
 async function storeAnswer(trx: Db, scope: Scope, key: string, hash: Buffer, status: number, body: string): Promise<void> {
-  try {
-    await sql`with stored as (${answerInsert(scope, key, hash, status, body, sql`true`)})
-      select idempotency_require_stored((select count(*) from stored))${THEN_COMMIT}`.execute(trx);
-  } catch (err) {
-    throw isUniqueViolation(err, 'idempotency_keys_pkey') ? new AnsweredMeanwhile() : err;
-  }
+  await sql`with stored as (${answerInsert(scope, key, hash, status, body, sql`true`)})
+    select case when exists (select from stored) then true else idempotency_key_taken() end${THEN_COMMIT}`.execute(trx);
 }
 
 /**
