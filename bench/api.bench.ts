@@ -20,7 +20,7 @@ import { settleDatabase } from './settle-database.js';
  * plus cold and warm start times. Every party is its own process: the server, the
  * floor, and each autocannon run (bench/load-worker.ts), so none steals the others' event loop.
  *
- * Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_ROUNDS (default 3),
+ * Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_ROUNDS (default 5),
  * BENCH_LOG_LEVEL (the server's OMS_LOG_LEVEL; default unset, i.e. the server's own default),
  * BENCH_ONLY (comma-separated scenario names, e.g. "POST deposit"; default all).
  */
@@ -29,7 +29,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CONNECTIONS = 32;
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 /** Rounds of server-then-floor runs, interleaved so drift in the machine hits both sides alike. */
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const WARMUP_S = 2;
 const CUSTOMERS = 256;
 const WALLETS = 100;

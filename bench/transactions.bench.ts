@@ -17,13 +17,13 @@ import { runBench } from './run-bench.js';
  * server settles in-process, as `npm start` does; time from POST to completed is read from
  * the rows (completed_at − created_at, both the server's clock).
  *
- * Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_ROUNDS (default 3).
+ * Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_ROUNDS (default 5).
  */
 
 const CONNECTIONS = 32;
 const WALLETS = 100;
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const WARMUP_S = 2;
 const TARGETS = { completedPerSecond: 300, ratio: 0.4, sendP99Ms: 50 };
 /** The offered rate at which POST latency is measured: half the throughput target, in an open loop. */

@@ -146,4 +146,9 @@ describe('the server pool (pipelined transaction boundaries)', () => {
     expect(writes).toBe(0);
     expect(await rows(13)).toEqual([]);
   });
+
+  it('refuses marked statements outside a transaction, where nothing would send or end them', async () => {
+    await expect(sql`select 1${WITH_NEXT}`.execute(db)).rejects.toThrow(/statements of a transaction/);
+    await expect(sql`select 1${THEN_COMMIT}`.execute(db)).rejects.toThrow(/statements of a transaction/);
+  });
 });

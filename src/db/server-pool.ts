@@ -79,26 +79,38 @@ class Checkout {
   private startHeld = false;
   /** The COMMIT sent behind the transaction's last statement, answered when Kysely ends the transaction. */
   private sentEnd: Promise<pg.QueryResult> | undefined;
+  /** Between Kysely's BEGIN and its COMMIT or ROLLBACK: held statements may wait only inside a transaction. */
+  private inTransaction = false;
 
   constructor(private readonly client: pg.PoolClient) {}
 
   async query(text: string, parameters: readonly unknown[]): Promise<pg.QueryResult> {
     if (this.sentEnd) return this.endSent(text);
     if (TRANSACTION_START.test(text)) {
+      this.inTransaction = true;
       this.hold({ text }, true);
       return completed('BEGIN');
     }
-    if (text.endsWith(WITH_NEXT_MARK)) {
+    const withNext = text.endsWith(WITH_NEXT_MARK);
+    const last = text.endsWith(LAST_STATEMENT_MARK);
+    // Outside a transaction nothing would send a held statement, nor end one at COMMIT.
+    if ((withNext || last) && !this.inTransaction) throw new Error('WITH_NEXT and THEN_COMMIT mark statements of a transaction');
+    if (withNext) {
       this.hold(preparedStatement(text, parameters), false);
       return completed('SELECT');
     }
-    if (ROLLBACK.test(text)) return this.rollback(text);
+    if (ROLLBACK.test(text)) {
+      this.inTransaction = false;
+      return this.rollback(text);
+    }
     if (COMMIT.test(text)) {
+      this.inTransaction = false;
       // A transaction that sent nothing has nothing to end.
       if (this.startHeld && this.held.length === 1) return this.dropHeld('COMMIT');
       return this.sendWithHeld({ text }, false);
     }
-    return this.sendWithHeld(preparedStatement(text, parameters), text.endsWith(LAST_STATEMENT_MARK));
+    if (last) this.inTransaction = false;
+    return this.sendWithHeld(preparedStatement(text, parameters), last);
   }
 
   private hold(statement: pg.QueryConfig, isStart: boolean): void {
