@@ -73,10 +73,8 @@ function noop(): void {}
 
 /** One checkout of a connection: where its transaction stands between Kysely's calls. */
 class Checkout {
-  /** Statements not sent yet (a BEGIN, statements marked WITH_NEXT): they go out with the next one. */
+  /** Statements not sent yet (the transaction's BEGIN first, then statements marked WITH_NEXT): they go out with the next one. */
   private held: pg.QueryConfig[] = [];
-  /** Whether the held statements include the transaction's BEGIN, i.e. nothing of it was sent. */
-  private startHeld = false;
   /** The COMMIT sent behind the transaction's last statement, answered when Kysely ends the transaction. */
   private sentEnd: Promise<pg.QueryResult> | undefined;
   /** Between Kysely's BEGIN and its COMMIT or ROLLBACK: held statements may wait only inside a transaction. */
@@ -88,7 +86,7 @@ class Checkout {
     if (this.sentEnd) return this.endSent(text);
     if (TRANSACTION_START.test(text)) {
       this.inTransaction = true;
-      this.hold({ text }, true);
+      this.held.push({ text });
       return completed('BEGIN');
     }
     const withNext = text.endsWith(WITH_NEXT_MARK);
@@ -96,7 +94,7 @@ class Checkout {
     // Outside a transaction nothing would send a held statement, nor end one at COMMIT.
     if ((withNext || last) && !this.inTransaction) throw new Error('WITH_NEXT and THEN_COMMIT mark statements of a transaction');
     if (withNext) {
-      this.hold(preparedStatement(text, parameters), false);
+      this.held.push(preparedStatement(text, parameters));
       return completed('SELECT');
     }
     if (ROLLBACK.test(text)) {
@@ -106,27 +104,26 @@ class Checkout {
     if (COMMIT.test(text)) {
       this.inTransaction = false;
       // A transaction that sent nothing has nothing to end.
-      if (this.startHeld && this.held.length === 1) return this.dropHeld('COMMIT');
+      if (this.startHeld() && this.held.length === 1) return this.dropHeld('COMMIT');
       return this.sendWithHeld({ text }, false);
     }
     if (last) this.inTransaction = false;
     return this.sendWithHeld(preparedStatement(text, parameters), last);
   }
 
-  private hold(statement: pg.QueryConfig, isStart: boolean): void {
-    this.held.push(statement);
-    if (isStart) this.startHeld = true;
+  /** Whether the transaction's BEGIN is still held, i.e. nothing of the transaction was sent. */
+  private startHeld(): boolean {
+    return this.held.length > 0 && TRANSACTION_START.test(this.held[0]!.text);
   }
 
   private dropHeld(command: string): pg.QueryResult {
     this.held = [];
-    this.startHeld = false;
     return completed(command);
   }
 
   /** Held statements need not run to be rolled back; the transaction is rolled back only if it was begun. */
   private rollback(text: string): Promise<pg.QueryResult> | pg.QueryResult {
-    const begun = !this.startHeld;
+    const begun = !this.startHeld();
     this.dropHeld('ROLLBACK');
     return begun ? this.client.query(text) : completed('ROLLBACK');
   }
@@ -140,7 +137,6 @@ class Checkout {
     const queries = [...this.held, statement, ...(thenCommit ? [{ text: 'commit' }] : [])];
     const heldCount = this.held.length;
     this.held = [];
-    this.startHeld = false;
     if (queries.length === 1) return this.client.query(statement);
 
     const sent = this.sendTogether(queries);
